@@ -1,0 +1,144 @@
+//! `NoGc`: bump allocation that never frees.
+//!
+//! The lower bound of GC cost in every benchmark and the reference backend
+//! of the API: objects are bump-allocated from a [`bumpalo::Bump`] and live
+//! until the heap is dropped. Allocation past the byte limit returns
+//! [`AllocError::OutOfMemory`]. Since nothing moves, the identity hash is a
+//! mix of the address.
+
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+use bumpalo::Bump;
+
+use crate::collector::{Capabilities, Collector, Safepoint};
+use crate::config::{AllocError, ConfigError, HeapConfig};
+use crate::object::{ObjPtr, RawValue, SlotInit, object_size};
+use crate::stats::HeapCounters;
+
+/// The no-collection backend.
+pub struct NoGc {
+    bump: Bump,
+    limit: usize,
+    used: Cell<usize>,
+    objects: Cell<u64>,
+}
+
+/// A good 64-bit mix of an address (the finaliser of SplitMix64), for
+/// identity hashes of non-moving backends.
+#[inline]
+pub fn mix_address(addr: usize) -> u64 {
+    let mut z = addr as u64;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+// SAFETY: (1) `alloc` writes objects with `ObjPtr::init` into fresh,
+// 8-aligned bump memory; (2, 3, 4) nothing is ever freed or moved before
+// the heap (and the Bump) is dropped; (5) `write_slot` stores the value;
+// (6) targets never die, so weak entries are never cleared; (7) the hash
+// mixes an address that never changes; (8) `used` counts every byte handed
+// out and allocation fails before passing the limit; (9) `safepoint` does
+// nothing that can panic.
+unsafe impl Collector for NoGc {
+    const NAME: &'static str = "nogc";
+    const CAPABILITIES: Capabilities = Capabilities {
+        reclaims: false,
+        reclaims_cycles: false,
+        moving: false,
+        concurrent: false,
+    };
+
+    fn new(config: &HeapConfig) -> Result<Self, ConfigError> {
+        Ok(NoGc {
+            bump: Bump::new(),
+            limit: config.heap_limit,
+            used: Cell::new(0),
+            objects: Cell::new(0),
+        })
+    }
+
+    #[inline]
+    unsafe fn alloc(
+        &self,
+        kind: u16,
+        slots: SlotInit<'_>,
+        bytes: &[u8],
+    ) -> Result<ObjPtr, AllocError> {
+        let too_large = || AllocError::TooLarge {
+            slots: slots.len(),
+            bytes: bytes.len(),
+        };
+        let size = object_size(slots.len(), bytes.len()).ok_or_else(too_large)?;
+        let used = self.used.get();
+        let oom = || AllocError::OutOfMemory {
+            requested: size,
+            limit: self.limit,
+            in_use: used,
+        };
+        if size > self.limit - used {
+            return Err(oom());
+        }
+        let layout = Layout::from_size_align(size, 8).map_err(|_| too_large())?;
+        let mem: NonNull<u8> = self.bump.try_alloc_layout(layout).map_err(|_| oom())?;
+        self.used.set(used + size);
+        self.objects.set(self.objects.get() + 1);
+        // SAFETY: `mem` is fresh, 8-aligned and `size` bytes long; `size`
+        // came from `object_size`; slot references are live (caller).
+        Ok(unsafe { ObjPtr::init(mem, kind, slots, bytes, 0, 0) })
+    }
+
+    #[inline]
+    unsafe fn write_slot(&self, obj: ObjPtr, index: usize, value: RawValue) {
+        // SAFETY: the caller guarantees a live object and an index in
+        // bounds; NoGc needs no barrier.
+        unsafe { obj.store_slot(index, value) }
+    }
+
+    #[inline]
+    fn should_yield(&self) -> bool {
+        false
+    }
+
+    unsafe fn identity_hash(&self, obj: ObjPtr) -> u64 {
+        mix_address(obj.addr())
+    }
+
+    unsafe fn safepoint(&mut self, _sp: &mut Safepoint<'_>) {}
+
+    fn counters(&self) -> HeapCounters {
+        let used = self.used.get() as u64;
+        HeapCounters {
+            allocated_bytes: used,
+            allocated_objects: self.objects.get(),
+            freed_bytes: 0,
+            promoted_bytes: 0,
+            live_bytes: used,
+            peak_bytes: used,
+        }
+    }
+
+    unsafe fn verify(&self, sp: &mut Safepoint<'_>) -> Result<(), String> {
+        // Every root must point into the bump arena's chunks.
+        let mut bad = None;
+        let chunks: Vec<(usize, usize)> = {
+            // SAFETY: no allocation happens while we look at the chunks
+            // (`&self`, at a safepoint).
+            unsafe { self.bump.iter_allocated_chunks_raw() }
+                .map(|(p, n)| (p as usize, n))
+                .collect()
+        };
+        sp.for_each_root(|p| {
+            let a = p.addr();
+            if !chunks.iter().any(|&(s, n)| a >= s && a < s + n) {
+                bad.get_or_insert(a);
+            }
+        });
+        match bad {
+            Some(a) => Err(format!("root {a:#x} is not in the arena")),
+            None => Ok(()),
+        }
+    }
+}
