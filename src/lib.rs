@@ -44,6 +44,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+// The README's examples are compiled and run as doctests of this crate.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use gc_core::{
     AllocError, Capabilities, CollectKind, Collector, ConfigError, Gc, GcEvent, GcStats, Heap,
     HeapConfig, HeapCounters, Mutator, NoGc, PauseSummary, Persistent, Phase, Unpacked, Value,
