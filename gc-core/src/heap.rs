@@ -192,6 +192,11 @@ impl<C: Collector> Heap<C> {
         self.hook = None;
     }
 
+    /// When the heap was made ([`GcEvent::at`] counts from here).
+    pub fn created_at(&self) -> Instant {
+        self.epoch
+    }
+
     /// The configuration the heap was made with.
     pub fn config(&self) -> &HeapConfig {
         &self.config

@@ -1,0 +1,451 @@
+//! `gcbench`: pauses, throughput and memory of every gc-core backend and
+//! of other Rust GC crates, measured on the same workloads in the same run.
+//!
+//! Every run (one workload, one backend, one repetition) happens in a fresh
+//! child process (gcbench re-invokes itself with `--child`), so peak RSS,
+//! page faults and allocator state belong to that run alone. The parent
+//! collects one JSON object per run, prints a table of medians with the
+//! ratio to `rc` from the same repetition, and optionally draws charts.
+//!
+//! See `docs/BENCHMARKS.md` for the workloads, how each peer is driven, and
+//! the latest figures.
+
+mod arena;
+mod core_wl;
+mod lru;
+mod metrics;
+mod peers;
+mod plot;
+mod run;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+
+use clap::{Parser, ValueEnum};
+use gc_runtime::{HeapConfig, Strategy};
+
+use run::{RunResult, Shape, Size, Workload};
+
+/// Every backend gcbench knows, named as `--backend` spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
+enum Backend {
+    #[value(name = "nogc")]
+    Nogc,
+    #[value(name = "refcount")]
+    Refcount,
+    #[value(name = "generational")]
+    Generational,
+    #[value(name = "tricolor")]
+    Tricolor,
+    #[value(name = "rc")]
+    Rc,
+    #[value(name = "gc")]
+    RustGc,
+    #[value(name = "dumpster")]
+    Dumpster,
+    #[value(name = "bacon_rajan_cc")]
+    Bacon,
+    #[value(name = "gc-arena")]
+    GcArena,
+    /// Every available backend.
+    #[value(name = "all")]
+    All,
+}
+
+impl Backend {
+    const ALL: [Backend; 9] = [
+        Backend::Rc,
+        Backend::Nogc,
+        Backend::Refcount,
+        Backend::Generational,
+        Backend::Tricolor,
+        Backend::RustGc,
+        Backend::Dumpster,
+        Backend::Bacon,
+        Backend::GcArena,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Nogc => "nogc",
+            Backend::Refcount => "refcount",
+            Backend::Generational => "generational",
+            Backend::Tricolor => "tricolor",
+            Backend::Rc => "rc",
+            Backend::RustGc => "gc",
+            Backend::Dumpster => "dumpster",
+            Backend::Bacon => "bacon_rajan_cc",
+            Backend::GcArena => "gc-arena",
+            Backend::All => "all",
+        }
+    }
+
+    fn strategy(self) -> Option<Strategy> {
+        match self {
+            Backend::Nogc => Some(Strategy::NoGc),
+            Backend::Refcount => Some(Strategy::RefCount),
+            Backend::Generational => Some(Strategy::Generational),
+            Backend::Tricolor => Some(Strategy::Tricolor),
+            _ => None,
+        }
+    }
+
+    fn available(self) -> bool {
+        self.strategy().is_none_or(Strategy::is_available) && self != Backend::All
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Pause-time benchmark: gc-core backends and other Rust GC crates on the same workloads",
+    long_about = "Pause-time benchmark: gc-core backends and other Rust GC crates on the same \
+workloads. With no arguments it runs the quick matrix (every backend on every workload, \
+reduced sizes) and prints a table."
+)]
+struct Cli {
+    /// Workload to run (repeatable; default: all available).
+    #[arg(long = "workload", value_enum)]
+    workloads: Vec<Workload>,
+    /// Backend to run (repeatable, or `all`; default: all available).
+    #[arg(long = "backend", value_enum)]
+    backends: Vec<Backend>,
+    /// Live-heap preset for `unit-latency`.
+    #[arg(long, value_enum, default_value = "10MB")]
+    size: Size,
+    /// Repetitions of every (workload, backend) pair; the table shows medians.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    reps: u32,
+    /// Reduced sizes: every backend on every workload in under two minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object per run on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Write SVG charts (pause histograms, MMU curves, heap over time) here.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<PathBuf>,
+    /// Internal: run one measurement in this process and print its JSON.
+    #[arg(long, hide = true)]
+    child: bool,
+    /// Internal: repetition number of a child run.
+    #[arg(long, hide = true, default_value_t = 0)]
+    rep: usize,
+    /// Internal: record a timeline in a child run.
+    #[arg(long, hide = true)]
+    timeline: bool,
+}
+
+fn main() -> ExitCode {
+    let mut cli = Cli::parse();
+    if cli.child {
+        return child(&cli);
+    }
+    if std::env::args_os().len() == 1 {
+        cli.quick = true;
+    }
+    parent(cli)
+}
+
+/// Runs one measurement in this process and prints its JSON line.
+fn child(cli: &Cli) -> ExitCode {
+    let (Some(&workload), Some(&backend)) = (cli.workloads.first(), cli.backends.first()) else {
+        eprintln!("gcbench --child needs one --workload and one --backend");
+        return ExitCode::from(2);
+    };
+    let shape = Shape::new(cli.size, cli.quick);
+    let probe = match backend {
+        Backend::Rc => peers::run::<peers::RcPeer>(workload, &shape),
+        Backend::RustGc => peers::run::<peers::RustGcPeer>(workload, &shape),
+        Backend::Dumpster => peers::run::<peers::DumpsterPeer>(workload, &shape),
+        Backend::Bacon => peers::run::<peers::BaconPeer>(workload, &shape),
+        Backend::GcArena => arena::run(workload, &shape),
+        Backend::All => unreachable!("expanded by the parent"),
+        core => {
+            let strategy = core.strategy().expect("a gc-core backend");
+            match strategy.run(HeapConfig::default(), core_wl::CoreRun { workload, shape }) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("gcbench: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let size = (workload == Workload::UnitLatency).then_some(cli.size);
+    let r = RunResult::from_probe(workload, backend.name(), size, cli.rep, probe, cli.timeline);
+    println!("{}", serde_json::to_string(&r).expect("results serialise"));
+    ExitCode::SUCCESS
+}
+
+fn spawn_child(cli: &Cli, w: Workload, b: Backend, rep: usize) -> RunResult {
+    let size = (w == Workload::UnitLatency).then_some(cli.size);
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            return RunResult::failed(
+                w,
+                b.name(),
+                size,
+                rep,
+                format!("cannot find own executable: {e}"),
+            );
+        }
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["--child", "--workload", w.name(), "--backend", b.name()])
+        .args(["--size", cli.size.name(), "--rep", &rep.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if cli.quick {
+        cmd.arg("--quick");
+    }
+    if cli.plot.is_some() {
+        cmd.arg("--timeline");
+    }
+    match cmd.output() {
+        Ok(out) if out.status.success() => {
+            let line = String::from_utf8_lossy(&out.stdout);
+            serde_json::from_str(line.trim()).unwrap_or_else(|e| {
+                RunResult::failed(
+                    w,
+                    b.name(),
+                    size,
+                    rep,
+                    format!("unreadable child output: {e}"),
+                )
+            })
+        }
+        Ok(out) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+                .unwrap_or("no message");
+            RunResult::failed(
+                w,
+                b.name(),
+                size,
+                rep,
+                format!("child failed ({}): {last}", out.status),
+            )
+        }
+        Err(e) => RunResult::failed(w, b.name(), size, rep, format!("cannot start child: {e}")),
+    }
+}
+
+fn parent(cli: Cli) -> ExitCode {
+    let mut workloads = if cli.workloads.is_empty() {
+        Workload::ALL.to_vec()
+    } else {
+        cli.workloads.clone()
+    };
+    workloads.sort();
+    workloads.dedup();
+    let explicit_workloads = !cli.workloads.is_empty();
+    let mut skipped = Vec::new();
+    workloads.retain(|w| match w.unavailable() {
+        Some(why) => {
+            skipped.push(format!("workload {}: {why}", w.name()));
+            false
+        }
+        None => true,
+    });
+    let mut backends: Vec<Backend> =
+        if cli.backends.is_empty() || cli.backends.contains(&Backend::All) {
+            Backend::ALL.to_vec()
+        } else {
+            cli.backends.clone()
+        };
+    backends.dedup();
+    let explicit_backends = !(cli.backends.is_empty() || cli.backends.contains(&Backend::All));
+    backends.retain(|b| {
+        let ok = b.available();
+        if !ok {
+            skipped.push(format!(
+                "backend {}: not available in this build yet",
+                b.name()
+            ));
+        }
+        ok
+    });
+    for s in &skipped {
+        eprintln!("gcbench: skipping {s}");
+    }
+    if workloads.is_empty() || backends.is_empty() {
+        eprintln!("gcbench: nothing to run");
+        return ExitCode::from(if explicit_workloads || explicit_backends {
+            2
+        } else {
+            0
+        });
+    }
+
+    let total = workloads.len() * backends.len() * cli.reps as usize;
+    let bar = indicatif::ProgressBar::new(total as u64).with_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let mut results: Vec<RunResult> = Vec::with_capacity(total);
+    let stdout = std::io::stdout();
+    for rep in 0..cli.reps as usize {
+        for &w in &workloads {
+            for &b in &backends {
+                bar.set_message(format!("{} / {} (rep {})", w.name(), b.name(), rep + 1));
+                let r = spawn_child(&cli, w, b, rep);
+                if cli.json {
+                    let mut r2 = r.clone();
+                    r2.timeline = None;
+                    let mut out = stdout.lock();
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&r2).expect("results serialise")
+                    );
+                }
+                results.push(r);
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    let table = render_table(&cli, &workloads, &backends, &results);
+    if cli.json {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    if let Some(dir) = &cli.plot {
+        match plot::write_all(dir, &results) {
+            Ok(files) => eprintln!("gcbench: wrote {} charts to {}", files, dir.display()),
+            Err(e) => {
+                eprintln!("gcbench: cannot write charts to {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if results.iter().any(|r| r.error.is_some()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".to_owned(), |x| format!("{x:.digits$}"))
+}
+
+fn render_table(
+    cli: &Cli,
+    workloads: &[Workload],
+    backends: &[Backend],
+    results: &[RunResult],
+) -> String {
+    let mut out = String::new();
+    let mode = if cli.quick { "quick" } else { "full" };
+    out += &format!(
+        "gcbench ({mode}, {} rep{}, unit-latency size {}; medians; x rc = ratio to rc's time in the same repetition)\n",
+        cli.reps,
+        if cli.reps == 1 { "" } else { "s" },
+        cli.size.name()
+    );
+    for &w in workloads {
+        out += &format!(
+            "\n{:<15} {:>8} {:>6} {:>8} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n",
+            w.name(),
+            "total s",
+            "x rc",
+            "cpu s",
+            "pauses",
+            "p99 ms",
+            "max ms",
+            "MMU10ms",
+            "unit p999",
+            "peak MB",
+            "alloc MB/s",
+            "notes"
+        );
+        let runs: Vec<&RunResult> = results.iter().filter(|r| r.workload == w).collect();
+        let rc_time: BTreeMap<usize, f64> = runs
+            .iter()
+            .filter(|r| r.backend == "rc" && r.error.is_none())
+            .map(|r| (r.rep, r.total_s))
+            .collect();
+        let mut checksums = BTreeMap::<u64, Vec<&str>>::new();
+        for &b in backends {
+            let rs: Vec<&&RunResult> = runs.iter().filter(|r| r.backend == b.name()).collect();
+            let ok: Vec<&&RunResult> = rs.iter().copied().filter(|r| r.error.is_none()).collect();
+            let med = |f: &dyn Fn(&RunResult) -> Option<f64>| {
+                median(ok.iter().filter_map(|r| f(r)).collect())
+            };
+            let mut notes = Vec::new();
+            if let Some(r) = rs.iter().find(|r| r.error.is_some()) {
+                notes.push(format!("FAILED: {}", r.error.as_deref().unwrap_or("")));
+            }
+            for r in &ok {
+                checksums.entry(r.checksum).or_default().push(b.name());
+            }
+            if w == Workload::Cycles {
+                let reclaimed: Vec<bool> = ok.iter().filter_map(|r| r.reclaimed_all).collect();
+                match (reclaimed.iter().all(|&x| x), med(&|r| r.reclaim_s)) {
+                    (true, Some(s)) if !reclaimed.is_empty() => notes.push(format!(
+                        "reclaimed all (final collection {:.1} ms)",
+                        s * 1e3
+                    )),
+                    (true, _) if !reclaimed.is_empty() => notes.push("reclaimed all".into()),
+                    _ if !reclaimed.is_empty() => notes.push("LEAKED cycles".into()),
+                    _ => {}
+                }
+            }
+            let ratio = median(
+                ok.iter()
+                    .filter_map(|r| rc_time.get(&r.rep).map(|rc| r.total_s / rc))
+                    .collect(),
+            );
+            out += &format!(
+                "{:<15} {:>8} {:>6} {:>8} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n",
+                b.name(),
+                fmt_opt(med(&|r| Some(r.total_s)), 3),
+                fmt_opt(ratio, 2),
+                fmt_opt(med(&|r| Some(r.cpu_s)), 3),
+                fmt_opt(med(&|r| r.pauses.map(|p| p.count as f64)), 0),
+                fmt_opt(med(&|r| r.pauses.map(|p| p.p99_us / 1e3)), 3),
+                fmt_opt(med(&|r| r.pauses.map(|p| p.max_us / 1e3)), 3),
+                fmt_opt(med(&|r| r.mmu.and_then(|m| m.w10)), 3),
+                fmt_opt(med(&|r| r.unit_latency_us.map(|u| u.p999)), 0),
+                fmt_opt(
+                    med(&|r| Some(r.peak_rss_bytes as f64 / (1 << 20) as f64)),
+                    1
+                ),
+                fmt_opt(med(&|r| r.alloc_rate_mb_s), 0),
+                notes.join("; ")
+            );
+        }
+        if checksums.len() > 1 {
+            out += &format!(
+                "  WARNING: backends disagree on the work done (checksums {checksums:?})\n"
+            );
+        }
+    }
+    out
+}
