@@ -364,14 +364,15 @@ fn render_table(
     let mut out = String::new();
     let mode = if cli.quick { "quick" } else { "full" };
     out += &format!(
-        "gcbench ({mode}, {} rep{}, unit-latency size {}; medians; x rc = ratio to rc's time in the same repetition)\n",
+        "gcbench ({mode}, {} rep{}, unit-latency size {}; medians; x rc = ratio to rc's time in the same repetition;\n\
+         unit/meter p999 in us: closed-loop and fixed-rate unit latency)\n",
         cli.reps,
         if cli.reps == 1 { "" } else { "s" },
         cli.size.name()
     );
     for &w in workloads {
         out += &format!(
-            "\n{:<15} {:>8} {:>6} {:>8} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n",
+            "\n{:<15} {:>8} {:>6} {:>8} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10} {:>9}  {}\n",
             w.name(),
             "total s",
             "x rc",
@@ -381,6 +382,7 @@ fn render_table(
             "max ms",
             "MMU10ms",
             "unit p999",
+            "meter p999",
             "peak MB",
             "alloc MB/s",
             "notes"
@@ -423,7 +425,7 @@ fn render_table(
                     .collect(),
             );
             out += &format!(
-                "{:<15} {:>8} {:>6} {:>8} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n",
+                "{:<15} {:>8} {:>6} {:>8} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10} {:>9}  {}\n",
                 b.name(),
                 fmt_opt(med(&|r| Some(r.total_s)), 3),
                 fmt_opt(ratio, 2),
@@ -433,6 +435,7 @@ fn render_table(
                 fmt_opt(med(&|r| r.pauses.map(|p| p.max_us / 1e3)), 3),
                 fmt_opt(med(&|r| r.mmu.and_then(|m| m.w10)), 3),
                 fmt_opt(med(&|r| r.unit_latency_us.map(|u| u.p999)), 0),
+                fmt_opt(med(&|r| r.metered_latency_us.map(|u| u.p999)), 0),
                 fmt_opt(
                     med(&|r| Some(r.peak_rss_bytes as f64 / (1 << 20) as f64)),
                     1
