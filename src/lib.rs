@@ -54,13 +54,15 @@ pub use gc_core::{
     HeapConfig, HeapCounters, Mutator, NoGc, PauseSummary, Persistent, Phase, Unpacked, Value,
     WeakHandle,
 };
+pub use gc_refcount::RefCount;
 
 /// Every collector the workspace names, whether or not it is built yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
     /// Bump allocation, never frees ([`NoGc`]): the lower bound of GC cost.
     NoGc,
-    /// Deferred reference counting with a cycle collector (`gc-refcount`).
+    /// Deferred reference counting with a cycle collector
+    /// ([`gc_refcount::RefCount`]).
     RefCount,
     /// Generational copying (`gc-generational`).
     Generational,
@@ -89,7 +91,7 @@ impl Strategy {
 
     /// Whether this build has the backend.
     pub fn is_available(self) -> bool {
-        matches!(self, Strategy::NoGc)
+        matches!(self, Strategy::NoGc | Strategy::RefCount)
     }
 
     /// The strategies this build has.
@@ -112,6 +114,7 @@ impl Strategy {
         }
         match self {
             Strategy::NoGc => go::<NoGc, V>(config, visitor),
+            Strategy::RefCount => go::<gc_refcount::RefCount, V>(config, visitor),
             other => Err(StrategyError::Unavailable(other)),
         }
     }

@@ -240,6 +240,9 @@ pub struct PauseInfo {
     pub promoted: u64,
     /// Objects visited.
     pub visited: u64,
+    /// Roots or candidates the work started from (for example the cycle
+    /// candidates of a reference-counting pass).
+    pub roots: u64,
 }
 
 impl Safepoint<'_> {
@@ -318,6 +321,7 @@ impl Safepoint<'_> {
             freed: info.freed,
             promoted: info.promoted,
             visited: info.visited,
+            roots: info.roots,
         });
     }
 

@@ -309,15 +309,18 @@ pub struct GcEvent {
     /// Objects the work visited (marked, copied, scanned), if the backend
     /// counts them.
     pub visited: u64,
+    /// Roots or candidates the work started from, if the backend counts
+    /// them.
+    pub roots: u64,
 }
 
 /// One line in the style of Go's `GODEBUG=gctrace=1`:
-/// `gc 7 @0.412s minor: 0.213ms, 3.9 MiB -> 0.4 MiB, freed 3.5 MiB, promoted 12.0 KiB, visited 812`.
+/// `gc 7 @0.412s minor: 0.213ms, 3.9 MiB -> 0.4 MiB, freed 3.5 MiB, promoted 12.0 KiB, roots 40, visited 812`.
 impl fmt::Display for GcEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "gc {} @{:.3}s {}: {}, {} -> {}, freed {}, promoted {}, visited {}",
+            "gc {} @{:.3}s {}: {}, {} -> {}, freed {}, promoted {}, roots {}, visited {}",
             self.seq,
             self.at.as_secs_f64(),
             self.phase,
@@ -326,6 +329,7 @@ impl fmt::Display for GcEvent {
             fmt_bytes(self.live_after),
             fmt_bytes(self.freed),
             fmt_bytes(self.promoted),
+            self.roots,
             self.visited
         )
     }

@@ -133,6 +133,7 @@ impl<const BUG: u8> MarkSweep<BUG> {
                 freed: freed as u64,
                 promoted: 0,
                 visited,
+                roots: 0,
             },
         );
     }

@@ -152,6 +152,20 @@ pub fn run(workload: Workload, s: &Shape) -> Probe {
             probe.checksum = arena.mutate(|_, root| root.table.iter().map(|t| count(*t)).sum());
         }
         Workload::Cycles => {
+            let lists = s.live_objects.div_ceil(Shape::LIVE_LIST);
+            for _ in 0..lists {
+                arena.mutate_root(|mc, root| {
+                    let mut head = None;
+                    for k in 0..Shape::LIVE_LIST {
+                        head = Some(node(mc, head, None, k as f64, &[]));
+                    }
+                    root.table.push(head);
+                });
+                debt(&mut arena, &mut probe);
+            }
+            if lists > 0 {
+                probe.forget_setup();
+            }
             arena.collect_all();
             let base = arena.metrics().total_gc_allocation();
             let mut made = 0;
@@ -176,7 +190,20 @@ pub fn run(workload: Workload, s: &Shape) -> Probe {
             probe.reclaim_s = Some(t.elapsed().as_secs_f64());
             probe.live_bytes_end = Some(live as u64);
             probe.reclaimed_all = Some(live <= base);
-            probe.checksum = made as u64;
+            probe.checksum = made as u64
+                + arena.mutate(|_, root| {
+                    root.table
+                        .iter()
+                        .map(|h| {
+                            let (mut n, mut v) = (0, *h);
+                            while let Some(p) = v {
+                                n += 1;
+                                v = p.borrow().slots[0];
+                            }
+                            n
+                        })
+                        .sum::<u64>()
+                });
         }
         Workload::Lru => {
             static FILL: [u8; 256] = [7; 256];

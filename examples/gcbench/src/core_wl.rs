@@ -55,6 +55,16 @@ fn populate<'gc, C: Collector>(m: &Mutator<'gc, C>, depth: u32, n: Gc<'gc>) {
     }
 }
 
+/// Length of a list linked through slot 0.
+fn count_list(mut v: Value<'_>) -> u64 {
+    let mut n = 0;
+    while let Some(g) = v.as_gc() {
+        n += 1;
+        v = g.get(0);
+    }
+    n
+}
+
 /// Counts tree nodes without recursion.
 fn count(v: Value<'_>) -> u64 {
     let mut stack = vec![v];
@@ -95,7 +105,15 @@ impl HeapVisitor for CoreRun {
         match self.workload {
             Workload::Gcbench => gcbench(&mut heap, &mut probe, &s),
             Workload::UnitLatency => unit_latency(&mut heap, &mut probe, &s),
-            Workload::Cycles => cycles(&mut heap, &mut probe, &s),
+            Workload::Cycles => {
+                let live = build_live(&mut heap, &s);
+                if live.is_some() {
+                    // The figures are about the churn, not the build.
+                    events.borrow_mut().clear();
+                    probe.forget_setup();
+                }
+                cycles(&mut heap, &mut probe, &s, live)
+            }
             Workload::Lru => lru(&mut heap, &mut probe, &s),
             Workload::Lox => unreachable!("lox is rejected before a run starts"),
         }
@@ -193,7 +211,32 @@ fn unit_latency<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) 
     });
 }
 
-fn cycles<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) {
+/// Keeps `s.live_objects` objects live as 1,000-long lists under one root.
+fn build_live<C: Collector>(heap: &mut Heap<C>, s: &Shape) -> Option<Persistent> {
+    if s.live_objects == 0 {
+        return None;
+    }
+    let lists = s.live_objects.div_ceil(Shape::LIVE_LIST);
+    let table = heap.mutate(|m| m.persist(must(m.alloc_filled(ARRAY, lists, Value::NIL, &[]))));
+    for i in 0..lists {
+        heap.mutate(|m| {
+            let mut head = Value::NIL;
+            for k in 0..Shape::LIVE_LIST {
+                head = node(m, head, Value::NIL, k as f64).into();
+            }
+            m.set(m.fetch(&table), i, head);
+        });
+    }
+    heap.collect(CollectKind::Full);
+    Some(table)
+}
+
+fn cycles<C: Collector>(
+    heap: &mut Heap<C>,
+    probe: &mut Probe,
+    s: &Shape,
+    live: Option<Persistent>,
+) {
     heap.collect(CollectKind::Full);
     let base = heap.counters().live_bytes;
     let mut made = 0;
@@ -214,10 +257,16 @@ fn cycles<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) {
     let t = std::time::Instant::now();
     heap.collect(CollectKind::Full);
     probe.reclaim_s = Some(t.elapsed().as_secs_f64());
-    let live = heap.counters().live_bytes;
-    probe.live_bytes_end = Some(live);
-    probe.reclaimed_all = Some(live <= base);
-    probe.checksum = made as u64;
+    let end = heap.counters().live_bytes;
+    probe.live_bytes_end = Some(end);
+    probe.reclaimed_all = Some(end <= base);
+    probe.checksum = made as u64
+        + live.map_or(0, |t| {
+            heap.mutate(|m| {
+                let t = m.fetch(&t);
+                (0..t.len()).map(|i| count_list(t.get(i))).sum::<u64>()
+            })
+        });
 }
 
 fn lru<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) {

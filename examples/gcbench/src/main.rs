@@ -115,6 +115,10 @@ struct Cli {
     /// Live-heap preset for `unit-latency`.
     #[arg(long, value_enum, default_value = "10MB")]
     size: Size,
+    /// Objects kept live (as 1,000-long lists) while `cycles` churns; the
+    /// pauses of building them are not counted.
+    #[arg(long, default_value_t = 0, value_name = "OBJECTS")]
+    live: usize,
     /// Repetitions of every (workload, backend) pair; the table shows medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     reps: u32,
@@ -155,7 +159,8 @@ fn child(cli: &Cli) -> ExitCode {
         eprintln!("gcbench --child needs one --workload and one --backend");
         return ExitCode::from(2);
     };
-    let shape = Shape::new(cli.size, cli.quick);
+    let mut shape = Shape::new(cli.size, cli.quick);
+    shape.live_objects = cli.live;
     let probe = match backend {
         Backend::Rc => peers::run::<peers::RcPeer>(workload, &shape),
         Backend::RustGc => peers::run::<peers::RustGcPeer>(workload, &shape),
@@ -197,6 +202,7 @@ fn spawn_child(cli: &Cli, w: Workload, b: Backend, rep: usize) -> RunResult {
     let mut cmd = Command::new(exe);
     cmd.args(["--child", "--workload", w.name(), "--backend", b.name()])
         .args(["--size", cli.size.name(), "--rep", &rep.to_string()])
+        .args(["--live", &cli.live.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -321,6 +321,20 @@ pub fn run<X: Peer>(workload: Workload, s: &Shape) -> Probe {
             probe.checksum = table.into_iter().map(count::<X>).sum();
         }
         Workload::Cycles => {
+            // Kept live while the rings churn: 1,000-long lists.
+            let live: Vec<Option<X::P>> = (0..s.live_objects.div_ceil(Shape::LIVE_LIST))
+                .map(|_| {
+                    let mut head = None;
+                    for k in 0..Shape::LIVE_LIST {
+                        head = Some(X::node(head, None, k as f64, &[]));
+                    }
+                    head
+                })
+                .collect();
+            if !live.is_empty() {
+                X::full_collect();
+                probe.forget_setup();
+            }
             let base = live_nodes();
             let mut made = 0;
             while made < s.rings {
@@ -341,7 +355,18 @@ pub fn run<X: Peer>(workload: Workload, s: &Shape) -> Probe {
             let left = live_nodes() - base;
             probe.reclaimed_all = Some(left == 0);
             probe.reclaim_s = (left == 0).then(|| t.elapsed().as_secs_f64());
-            probe.checksum = made as u64;
+            probe.checksum = made as u64
+                + live
+                    .iter()
+                    .map(|h| {
+                        let (mut n, mut v) = (0, h.clone());
+                        while let Some(p) = v {
+                            n += 1;
+                            v = X::get(&p, 0);
+                        }
+                        n
+                    })
+                    .sum::<u64>();
         }
         Workload::Lru => {
             let mut table: Vec<Option<X::P>> = vec![None; s.lru_capacity];

@@ -105,6 +105,8 @@ pub struct Shape {
     pub metered_units: usize,
     pub rings: usize,
     pub ring_batch: usize,
+    /// Objects kept live (1,000-long lists) while `cycles` churns.
+    pub live_objects: usize,
     pub lru_capacity: usize,
     pub lru_keys: u32,
     pub lru_ops: usize,
@@ -139,6 +141,7 @@ impl Shape {
             metered_units,
             rings: if quick { 250_000 } else { 1_000_000 },
             ring_batch: 1000,
+            live_objects: 0,
             lru_capacity: if quick { 25_000 } else { 100_000 },
             lru_keys: if quick { 100_000 } else { 400_000 },
             lru_ops: if quick { 500_000 } else { 2_000_000 },
@@ -147,6 +150,9 @@ impl Shape {
             seed: 0x5eed_1234,
         }
     }
+
+    /// Length of each live list of `cycles --live`.
+    pub const LIVE_LIST: usize = 1000;
 
     pub fn tree_size(depth: u32) -> usize {
         (1usize << (depth + 1)) - 1
@@ -173,6 +179,8 @@ pub struct Probe {
     pub reclaim_s: Option<f64>,
     pub checksum: u64,
     pub pauses_measured: bool,
+    /// Seconds of setup excluded from the pause figures, if any.
+    pub setup_s: Option<f64>,
 }
 
 impl Probe {
@@ -191,6 +199,7 @@ impl Probe {
             reclaim_s: None,
             checksum: 0,
             pauses_measured: false,
+            setup_s: None,
         }
     }
 
@@ -209,6 +218,13 @@ impl Probe {
 
     /// Times `f` as a pause of `phase` (for peers whose collector the
     /// driver calls explicitly).
+    /// Forgets the pauses recorded so far (the setup of a workload whose
+    /// figures are about what follows), and restarts the clock for MMU.
+    pub fn forget_setup(&mut self) {
+        self.setup_s = Some(self.start.elapsed().as_secs_f64());
+        self.pauses.clear();
+    }
+
     pub fn pause<R>(&mut self, phase: &'static str, f: impl FnOnce() -> R) -> R {
         let t = Instant::now();
         let r = f();
@@ -339,6 +355,9 @@ pub struct RunResult {
     pub reclaimed_all: Option<bool>,
     pub reclaim_s: Option<f64>,
     pub checksum: u64,
+    /// Seconds of setup whose pauses are not in `pauses` (cycles --live).
+    #[serde(default)]
+    pub setup_s: Option<f64>,
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub timeline: Option<Timeline>,
@@ -372,6 +391,7 @@ impl RunResult {
             reclaimed_all: None,
             reclaim_s: None,
             checksum: 0,
+            setup_s: None,
             error: Some(error),
             timeline: None,
         }
@@ -453,6 +473,7 @@ impl RunResult {
             reclaimed_all: probe.reclaimed_all,
             reclaim_s: probe.reclaim_s,
             checksum: probe.checksum,
+            setup_s: probe.setup_s,
             error: None,
             timeline,
         }
