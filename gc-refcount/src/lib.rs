@@ -103,13 +103,18 @@
 //!
 //! The crate's tests run gc-core's conformance suite (also in stress mode)
 //! with the heap verifier after every collection; the verifier recomputes
-//! every count from scratch. Under valgrind:
+//! every count from scratch. CI runs every test executable of this crate
+//! under valgrind memcheck, clean (`.ci/valgrind.sh gc-refcount`), which
+//! for each executable that `cargo test --release -p gc-refcount --no-run`
+//! builds amounts to:
 //!
 //! ```text
-//! cargo test --release -p gc-refcount --no-run
 //! GC_CONFORMANCE_SCALE=20 valgrind --leak-check=full --error-exitcode=1 \
-//!     target/release/deps/conformance-<hash>
+//!     --suppressions=.ci/valgrind.supp target/release/deps/<test>-<hash> --test-threads=1
 //! ```
+//!
+//! (The suppression covers one allocation of std's test-harness thread
+//! handle that valgrind calls "possibly lost".)
 
 pub mod slab;
 

@@ -117,7 +117,7 @@ fn cycle_through_old_and_young_objects() {
 /// asked to yield until the backlog is below the threshold.
 #[test]
 fn candidate_passes_are_sliced() {
-    let rings = 40_000 / scale().min(4);
+    let rings = 40_000;
     let mut h = heap(HeapConfig::default().with_cycle_threshold(1000));
     let events = Rc::new(RefCell::new(Vec::<GcEvent>::new()));
     let sink = Rc::clone(&events);
