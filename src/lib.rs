@@ -54,6 +54,7 @@ pub use gc_core::{
     HeapConfig, HeapCounters, Mutator, NoGc, PauseSummary, Persistent, Phase, Unpacked, Value,
     WeakHandle,
 };
+pub use gc_generational::Generational;
 pub use gc_refcount::RefCount;
 
 /// Every collector the workspace names, whether or not it is built yet.
@@ -64,7 +65,7 @@ pub enum Strategy {
     /// Deferred reference counting with a cycle collector
     /// ([`gc_refcount::RefCount`]).
     RefCount,
-    /// Generational copying (`gc-generational`).
+    /// Generational copying ([`gc_generational::Generational`]).
     Generational,
     /// Concurrent tri-color marking with lazy sweep (`gc-tricolor`).
     Tricolor,
@@ -91,7 +92,10 @@ impl Strategy {
 
     /// Whether this build has the backend.
     pub fn is_available(self) -> bool {
-        matches!(self, Strategy::NoGc | Strategy::RefCount)
+        matches!(
+            self,
+            Strategy::NoGc | Strategy::RefCount | Strategy::Generational
+        )
     }
 
     /// The strategies this build has.
@@ -115,6 +119,7 @@ impl Strategy {
         match self {
             Strategy::NoGc => go::<NoGc, V>(config, visitor),
             Strategy::RefCount => go::<gc_refcount::RefCount, V>(config, visitor),
+            Strategy::Generational => go::<gc_generational::Generational, V>(config, visitor),
             other => Err(StrategyError::Unavailable(other)),
         }
     }

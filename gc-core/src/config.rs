@@ -21,15 +21,24 @@ pub struct HeapConfig {
     /// and backend prefixes; not side tables). Allocation past it returns
     /// [`AllocError::OutOfMemory`]. Default: 4 GiB. At least 64 KiB.
     pub heap_limit: usize,
-    /// Size of a generational backend's nursery. Default: 4 MiB, which
-    /// keeps a minor collection's copying under a millisecond on typical
-    /// survival rates. Between 64 KiB and `heap_limit`.
+    /// Size of a generational backend's nursery; reference counting also
+    /// asks the mutator to yield after allocating this much. Default:
+    /// 512 KiB: a minor collection that finds the whole nursery alive
+    /// then copies it in about half a millisecond on the reference
+    /// machine, where a 4 MiB nursery took 3 to 8 ms (docs/BENCHMARKS.md).
+    /// Between 64 KiB and `heap_limit`.
     pub nursery_bytes: usize,
     /// Like Go's `GOGC / 100`: the next full collection (or marking cycle)
     /// starts when the heap has grown by this factor over the live bytes
     /// after the previous one. Default: 1.0 (the heap may double). Finite,
     /// between 0.05 and 100.
     pub growth_factor: f64,
+    /// Minor collections an object survives in a generational backend's
+    /// young generation before it is promoted. Default: 2 (survivors are
+    /// copied once within the young generation, then promoted; most
+    /// objects that live through two nursery cycles live long). Between 1
+    /// and 15.
+    pub promotion_age: u8,
     /// Number of background marker threads of a concurrent backend.
     /// Default: a quarter of the available cores, at least 1 (Go's 25%
     /// background utilisation). Between 1 and 64.
@@ -55,8 +64,9 @@ impl Default for HeapConfig {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         HeapConfig {
             heap_limit: 4 << 30,
-            nursery_bytes: 4 << 20,
+            nursery_bytes: 512 << 10,
             growth_factor: 1.0,
+            promotion_age: 2,
             marker_threads: (cores / 4).max(1),
             cycle_threshold: 10_000,
             large_object_bytes: 32 << 10,
@@ -88,6 +98,8 @@ builder! {
     with_nursery_bytes: nursery_bytes: usize;
     /// Sets [`HeapConfig::growth_factor`].
     with_growth_factor: growth_factor: f64;
+    /// Sets [`HeapConfig::promotion_age`].
+    with_promotion_age: promotion_age: u8;
     /// Sets [`HeapConfig::marker_threads`].
     with_marker_threads: marker_threads: usize;
     /// Sets [`HeapConfig::cycle_threshold`].
@@ -129,6 +141,13 @@ impl HeapConfig {
                 "growth_factor",
                 self.growth_factor.to_string(),
                 "a finite number between 0.05 and 100",
+            ));
+        }
+        if !(1..=15).contains(&self.promotion_age) {
+            return Err(bad(
+                "promotion_age",
+                self.promotion_age.to_string(),
+                "between 1 and 15",
             ));
         }
         if !(1..=64).contains(&self.marker_threads) {
@@ -243,6 +262,8 @@ mod tests {
             (d().with_growth_factor(f64::NAN), "growth_factor"),
             (d().with_growth_factor(0.0), "growth_factor"),
             (d().with_growth_factor(f64::INFINITY), "growth_factor"),
+            (d().with_promotion_age(0), "promotion_age"),
+            (d().with_promotion_age(16), "promotion_age"),
             (d().with_marker_threads(0), "marker_threads"),
             (d().with_marker_threads(65), "marker_threads"),
             (d().with_cycle_threshold(0), "cycle_threshold"),

@@ -410,6 +410,13 @@ impl RawValue {
         RawValue(PTR_TAG | a)
     }
 
+    /// The value with these encoded bits (as read from a slot). Safe: a
+    /// `RawValue` promises nothing about the object it may name.
+    #[inline]
+    pub fn from_bits(bits: u64) -> RawValue {
+        RawValue(bits)
+    }
+
     /// The encoded bits.
     #[inline]
     pub fn to_bits(self) -> u64 {

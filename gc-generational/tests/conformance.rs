@@ -1,0 +1,3 @@
+//! gc-core's shared conformance suite, normal and stress mode.
+
+gc_core::conformance_suite!(gc_generational::Generational);

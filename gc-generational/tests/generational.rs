@@ -1,0 +1,164 @@
+//! Behaviour specific to the generational copying collector.
+
+use gc_core::{CollectKind, Heap, HeapConfig, Value};
+use gc_generational::Generational;
+
+fn heap(cfg: HeapConfig) -> Heap<Generational> {
+    Heap::new(cfg.with_verify(true)).unwrap()
+}
+
+/// Objects are copied within the young generation until they have
+/// survived `promotion_age` minor collections, then promoted once.
+#[test]
+fn promotion_after_the_configured_age() {
+    for age in [1u8, 2, 4] {
+        let mut h = heap(HeapConfig::default().with_promotion_age(age));
+        let root = h.mutate(|m| m.persist(m.alloc(1, &[], &[7; 100]).unwrap()));
+        let size = 24 + 104;
+        for minor in 1..=u64::from(age) + 2 {
+            h.collect(CollectKind::Minor);
+            let promoted = h.counters().promoted_bytes;
+            let expected = if minor >= u64::from(age) { size } else { 0 };
+            assert_eq!(promoted, expected, "age {age}, after minor {minor}");
+        }
+        h.mutate(|m| assert_eq!(m.fetch(&root).bytes(), [7; 100]));
+    }
+}
+
+/// A single `mutate` may allocate far more than the nursery: the extra
+/// chunks are young too and are collected at the next safepoint.
+#[test]
+fn allocation_beyond_the_nursery_inside_one_mutate() {
+    let mut h = heap(HeapConfig::default().with_nursery_bytes(256 << 10));
+    let n = 100_000; // about 5 MB of nodes, 20 nurseries
+    let root = h.mutate(|m| {
+        let mut v = Value::NIL;
+        for i in 0..n {
+            v = m
+                .alloc(1, &[Value::number(i as f64), v], &[])
+                .unwrap()
+                .into();
+        }
+        assert!(m.should_yield());
+        m.persist(v.as_gc().unwrap())
+    });
+    h.mutate(|m| {
+        let (mut v, mut k): (Value<'_>, usize) = (m.fetch(&root).into(), n);
+        while let Some(g) = v.as_gc() {
+            k -= 1;
+            assert_eq!(g.get(0).as_number(), Some(k as f64));
+            v = g.get(1);
+        }
+        assert_eq!(k, 0);
+        assert!(!m.should_yield(), "the safepoint collected the nursery");
+    });
+}
+
+/// Small objects move; large objects never do.
+#[test]
+fn large_objects_stay_put_small_ones_move() {
+    let mut h = heap(HeapConfig::default());
+    let (small, large) = h.mutate(|m| {
+        (
+            m.persist(m.alloc(1, &[], b"small").unwrap()),
+            m.persist(m.alloc_filled(1, 10_000, Value::NIL, &[]).unwrap()),
+        )
+    });
+    let addr = |h: &mut Heap<Generational>| {
+        h.mutate(|m| {
+            (
+                m.fetch(&small).as_ptr().addr(),
+                m.fetch(&large).as_ptr().addr(),
+            )
+        })
+    };
+    let (s0, l0) = addr(&mut h);
+    h.collect(CollectKind::Minor);
+    let (s1, l1) = addr(&mut h);
+    h.collect(CollectKind::Full);
+    let (s2, l2) = addr(&mut h);
+    assert!(s0 != s1 && s1 != s2, "small objects are copied");
+    assert!(l0 == l1 && l1 == l2, "large objects are not");
+}
+
+/// A major collection compacts: after most of the old generation dies,
+/// the old space shrinks to what is live.
+#[test]
+fn major_collection_compacts_the_old_generation() {
+    let mut h = heap(HeapConfig::default());
+    let table = h.mutate(|m| m.persist(m.alloc_filled(1, 10_000, Value::NIL, &[]).unwrap()));
+    h.mutate(|m| {
+        let t = m.fetch(&table);
+        for i in 0..10_000 {
+            let o = m.alloc(2, &[], &[i as u8; 200]).unwrap();
+            m.set(t, i, o.into());
+        }
+    });
+    h.collect(CollectKind::Full);
+    let full = h.counters().live_bytes;
+    h.mutate(|m| {
+        let t = m.fetch(&table);
+        for i in (0..10_000).filter(|i| i % 10 != 0) {
+            m.set(t, i, Value::NIL);
+        }
+    });
+    h.collect(CollectKind::Full);
+    let after = h.counters().live_bytes;
+    let table_bytes = 24 + 8 * 10_000;
+    assert_eq!(after - table_bytes, (full - table_bytes) / 10);
+    h.mutate(|m| {
+        let t = m.fetch(&table);
+        for i in (0..10_000).step_by(10) {
+            assert_eq!(t.get(i).as_gc().unwrap().bytes(), [i as u8; 200]);
+        }
+    });
+}
+
+/// When minor collections keep finding most young objects alive, new
+/// objects are allocated old (they stop moving at minor collections) until
+/// the next major collection re-measures.
+#[test]
+fn high_survival_switches_to_pretenuring() {
+    let nursery = 256 << 10;
+    let mut h = heap(HeapConfig::default().with_nursery_bytes(nursery));
+    let table = h.mutate(|m| m.persist(m.alloc_filled(1, 100_000, Value::NIL, &[]).unwrap()));
+    let mut next = 0;
+    // Fill several nurseries with objects that all stay alive.
+    let mut fill = |h: &mut Heap<Generational>| {
+        h.mutate(|m| {
+            let t = m.fetch(&table);
+            for _ in 0..(nursery / 64) {
+                let o = m.alloc(2, &[], &[1; 32]).unwrap();
+                m.set(t, next, o.into());
+                next += 1;
+            }
+        });
+        h.collect(CollectKind::Minor);
+    };
+    let moves = |h: &mut Heap<Generational>| {
+        let p = h.mutate(|m| m.persist(m.alloc(2, &[], b"probe").unwrap()));
+        let before = h.mutate(|m| m.fetch(&p).as_ptr().addr());
+        h.collect(CollectKind::Minor);
+        let after = h.mutate(|m| m.fetch(&p).as_ptr().addr());
+        before != after
+    };
+    assert!(
+        moves(&mut h),
+        "a young object is copied by a minor collection"
+    );
+    for _ in 0..3 {
+        fill(&mut h);
+    }
+    assert!(
+        !moves(&mut h),
+        "after high-survival minors, new objects are born old"
+    );
+    h.collect(CollectKind::Full);
+    assert!(moves(&mut h), "a major collection resets the decision");
+    h.mutate(|m| {
+        let t = m.fetch(&table);
+        for i in 0..next {
+            assert_eq!(t.get(i).as_gc().unwrap().bytes(), [1; 32]);
+        }
+    });
+}
