@@ -1,0 +1,166 @@
+//! # lox: a complete Lox bytecode VM on any gc-core collector
+//!
+//! The language of *Crafting Interpreters*, with the behaviour of its C
+//! implementation clox (output, error messages, exit codes, limits),
+//! written once against gc-core and run on whichever collector the user
+//! picks at run time.
+//!
+//! * [`scanner`]: tokens on demand;
+//! * [`compiler`]: single-pass Pratt compiler to bytecode;
+//! * [`object`]: Lox's objects in gc-core's uniform layout, hash tables,
+//!   the weak string interner, number formatting;
+//! * [`vm`]: the stack VM, running in bursts between safepoints.
+//!
+//! ```
+//! use lox::{run_source, Options, Outcome};
+//! use gc_runtime::{HeapConfig, Strategy};
+//!
+//! let (mut out, mut err) = (Vec::new(), Vec::new());
+//! let outcome = run_source(
+//!     Strategy::NoGc,
+//!     HeapConfig::default(),
+//!     "fun add(a, b) { return a + b; } print add(1, 2);",
+//!     &mut out,
+//!     &mut err,
+//!     Options::default(),
+//! )
+//! .unwrap();
+//! assert_eq!(outcome, Outcome::Ok);
+//! assert_eq!(String::from_utf8(out).unwrap(), "3\n");
+//! ```
+
+pub mod compiler;
+pub mod object;
+pub mod scanner;
+pub mod vm;
+
+use std::io::{BufRead, Write};
+
+use gc_runtime::{Collector, Heap, HeapConfig, HeapVisitor, Strategy, StrategyError};
+
+pub use vm::{Outcome, Vm};
+
+/// What the binary's `--gc-stats` and `--gc-trace` switch on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Print the heap's statistics to stderr at exit.
+    pub gc_stats: bool,
+    /// Print one line per collection to stderr.
+    pub gc_trace: bool,
+}
+
+struct RunSource<'a> {
+    source: &'a str,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    opts: Options,
+}
+
+fn setup<C: Collector>(heap: &mut Heap<C>, opts: Options) {
+    if opts.gc_trace {
+        heap.set_event_hook(|e| eprintln!("{e}"));
+    }
+}
+
+fn finish<C: Collector>(vm: &mut Vm<'_, C>, opts: Options) {
+    if opts.gc_stats {
+        eprint!("{}", vm.heap().stats());
+    }
+}
+
+impl HeapVisitor for RunSource<'_> {
+    type Output = Outcome;
+
+    fn visit<C: Collector>(self, mut heap: Heap<C>) -> Outcome {
+        setup(&mut heap, self.opts);
+        let err2: &mut dyn Write = self.err;
+        let mut vm = match Vm::new(heap, self.out, err2) {
+            Ok(vm) => vm,
+            Err(e) => {
+                eprintln!("Out of memory: {e}");
+                return Outcome::RuntimeError;
+            }
+        };
+        let outcome = vm.interpret(self.source);
+        finish(&mut vm, self.opts);
+        outcome
+    }
+}
+
+/// Runs a script on a fresh heap of the given strategy.
+pub fn run_source(
+    strategy: Strategy,
+    config: HeapConfig,
+    source: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    opts: Options,
+) -> Result<Outcome, StrategyError> {
+    strategy.run(
+        config,
+        RunSource {
+            source,
+            out,
+            err,
+            opts,
+        },
+    )
+}
+
+struct Repl<'a> {
+    input: &'a mut dyn BufRead,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    opts: Options,
+}
+
+impl HeapVisitor for Repl<'_> {
+    type Output = ();
+
+    fn visit<C: Collector>(self, mut heap: Heap<C>) {
+        setup(&mut heap, self.opts);
+        let input = self.input;
+        let mut vm = match Vm::new(heap, self.out, self.err) {
+            Ok(vm) => vm,
+            Err(e) => {
+                eprintln!("Out of memory: {e}");
+                return;
+            }
+        };
+        let mut line = String::new();
+        loop {
+            eprint!("> ");
+            line.clear();
+            match input.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    eprintln!();
+                    break;
+                }
+                Ok(_) => {
+                    vm.interpret(&line);
+                }
+            }
+        }
+        finish(&mut vm, self.opts);
+    }
+}
+
+/// Runs the read-eval-print loop until end of input.
+pub fn repl(
+    strategy: Strategy,
+    config: HeapConfig,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    opts: Options,
+) -> Result<(), StrategyError> {
+    strategy.run(
+        config,
+        Repl {
+            input,
+            out,
+            err,
+            opts,
+        },
+    )
+}

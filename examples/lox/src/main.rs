@@ -1,0 +1,89 @@
+//! `lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [script]`
+//!
+//! With a script, runs it (exit 65 on a compile error, 70 on a runtime
+//! error); without one, starts a REPL. Usage errors exit 64, an unreadable
+//! script 74, like clox.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use gc_runtime::{HeapConfig, Strategy};
+use lox::{Options, Outcome};
+
+const USAGE: &str = "Usage: lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [script]";
+
+fn usage(msg: &str) -> ExitCode {
+    if !msg.is_empty() {
+        eprintln!("lox: {msg}");
+    }
+    eprintln!("{USAGE}");
+    ExitCode::from(64)
+}
+
+fn main() -> ExitCode {
+    let mut strategy = Strategy::Generational;
+    let mut opts = Options::default();
+    let mut config = HeapConfig::default();
+    let mut script = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--gc" => match args.next().map(|s| s.parse::<Strategy>()) {
+                Some(Ok(s)) => strategy = s,
+                Some(Err(e)) => return usage(&e.to_string()),
+                None => return usage("--gc needs a value"),
+            },
+            "--gc-stats" => opts.gc_stats = true,
+            "--gc-trace" => opts.gc_trace = true,
+            "--heap-limit" => match args.next().map(|s| s.parse::<usize>()) {
+                Some(Ok(n)) => {
+                    config = config
+                        .with_heap_limit(n)
+                        .with_nursery_bytes(HeapConfig::default().nursery_bytes.min(n))
+                }
+                _ => return usage("--heap-limit needs a number of bytes"),
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            s if s.starts_with('-') => return usage(&format!("unknown option '{s}'")),
+            s => {
+                if script.is_some() {
+                    return usage("");
+                }
+                script = Some(s.to_owned());
+            }
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let result = match script {
+        None => {
+            let stdin = std::io::stdin();
+            let mut input = stdin.lock();
+            lox::repl(strategy, config, &mut input, &mut out, &mut err, opts).map(|()| Outcome::Ok)
+        }
+        Some(path) => {
+            let source = match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(_) => {
+                    eprintln!("Could not open file \"{path}\".");
+                    return ExitCode::from(74);
+                }
+            };
+            lox::run_source(strategy, config, &source, &mut out, &mut err, opts)
+        }
+    };
+    let _ = out.flush();
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::CompileError) => ExitCode::from(65),
+        Ok(Outcome::RuntimeError) => ExitCode::from(70),
+        Err(e) => {
+            eprintln!("lox: {e}");
+            ExitCode::from(64)
+        }
+    }
+}

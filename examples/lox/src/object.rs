@@ -1,0 +1,375 @@
+//! Lox's objects as gc-core uniform objects (kind tag, slots, bytes).
+//!
+//! | kind | slots | bytes |
+//! |---|---|---|
+//! | `STRING` | none | FNV-1a hash (u32 LE), then the UTF-8 text |
+//! | `FUNCTION` | name (string or nil), then the constants | arity, upvalue count, code length (u32), code, one line (u32) per code byte |
+//! | `CLOSURE` | function, then its upvalues | none |
+//! | `UPVALUE` | value (closed) or stack index (open), next open upvalue, open flag | none |
+//! | `CLASS` | name, methods table | none |
+//! | `INSTANCE` | class, fields table | none |
+//! | `BOUND` | receiver, method closure | none |
+//! | `NATIVE` | name | native id |
+//! | `TABLE` | count, then key/value pairs | none |
+//! | `ROOT` | globals table, open upvalues, "init" string, frames | none |
+//! | `FRAMES` | the closure of each call frame | none |
+//!
+//! Tables are open-addressing hash maps (clox's `table.c`) keyed by
+//! interned strings, compared by identity, hashed by the hash stored in
+//! the string. A table grows by allocating a bigger table object and
+//! storing it in its owner's slot.
+
+// Token kinds and object kinds are named as in clox; one doc line each
+// would repeat the name.
+#![allow(missing_docs)]
+
+use gc_runtime::{AllocError, Collector, Gc, Mutator, Value, WeakHandle};
+use hashbrown::HashTable;
+
+pub const STRING: u16 = 1;
+pub const FUNCTION: u16 = 2;
+pub const CLOSURE: u16 = 3;
+pub const UPVALUE: u16 = 4;
+pub const CLASS: u16 = 5;
+pub const INSTANCE: u16 = 6;
+pub const BOUND: u16 = 7;
+pub const NATIVE: u16 = 8;
+pub const TABLE: u16 = 9;
+pub const ROOT: u16 = 10;
+pub const FRAMES: u16 = 11;
+
+/// Slots of the VM root object.
+pub const ROOT_GLOBALS: usize = 0;
+pub const ROOT_OPEN_UPVALUES: usize = 1;
+pub const ROOT_INIT: usize = 2;
+pub const ROOT_FRAMES: usize = 3;
+
+/// Most call frames (clox's FRAMES_MAX).
+pub const FRAMES_MAX: usize = 64;
+
+pub type R<T> = Result<T, AllocError>;
+
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 2_166_136_261;
+    for &b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(16_777_619);
+    }
+    h
+}
+
+/// The text of a string object.
+pub fn str_text(s: Gc<'_>) -> &str {
+    // Strings are built from &str only (see `Interner::intern`).
+    std::str::from_utf8(&s.bytes()[4..]).unwrap_or("<invalid utf-8>")
+}
+
+pub fn str_hash(s: Gc<'_>) -> u32 {
+    let b = s.bytes();
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Interns strings through weak handles: a string nobody refers to dies,
+/// and its entry is dropped the next time the table is swept.
+#[derive(Default)]
+pub struct Interner {
+    table: HashTable<(u32, WeakHandle)>,
+    /// Size at which dead entries are next swept.
+    sweep_at: usize,
+}
+
+impl Interner {
+    pub fn intern<'gc, C: Collector>(&mut self, m: &Mutator<'gc, C>, text: &str) -> R<Gc<'gc>> {
+        let hash = fnv1a(text.as_bytes());
+        let found = self
+            .table
+            .find(u64::from(hash), |(h, w)| {
+                *h == hash
+                    && m.upgrade(w)
+                        .is_some_and(|s| &s.bytes()[4..] == text.as_bytes())
+            })
+            .and_then(|(_, w)| m.upgrade(w));
+        if let Some(s) = found {
+            return Ok(s);
+        }
+        if self.table.len() >= self.sweep_at {
+            self.table.retain(|(_, w)| m.upgrade(w).is_some());
+            self.sweep_at = (self.table.len() * 2).max(1024);
+        }
+        let mut bytes = Vec::with_capacity(4 + text.len());
+        bytes.extend_from_slice(&hash.to_le_bytes());
+        bytes.extend_from_slice(text.as_bytes());
+        let s = m.alloc(STRING, &[], &bytes)?;
+        let w = m.downgrade(s);
+        self.table
+            .insert_unique(u64::from(hash), (hash, w), |(h, _)| u64::from(*h));
+        Ok(s)
+    }
+}
+
+// --- tables ----------------------------------------------------------------
+
+pub fn new_table<'gc, C: Collector>(m: &Mutator<'gc, C>, capacity: usize) -> R<Gc<'gc>> {
+    let t = m.alloc_filled(TABLE, 1 + 2 * capacity, Value::NIL, &[])?;
+    m.set(t, 0, Value::number(0.0));
+    Ok(t)
+}
+
+fn capacity(t: Gc<'_>) -> usize {
+    (t.len() - 1) / 2
+}
+
+/// Slot index of `key`'s entry, or of the slot where it would go.
+fn find<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> usize {
+    let cap = capacity(t);
+    let mut i = str_hash(key) as usize & (cap - 1);
+    let mut tombstone = None;
+    loop {
+        let k = t.get(1 + 2 * i);
+        match k.as_gc() {
+            Some(k) if k == key => return i,
+            Some(_) => {}
+            None => {
+                if t.get(2 + 2 * i).is_nil() {
+                    return tombstone.unwrap_or(i);
+                }
+                tombstone.get_or_insert(i);
+            }
+        }
+        i = (i + 1) & (cap - 1);
+    }
+}
+
+pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
+    if t.get(0).as_number() == Some(0.0) {
+        return None;
+    }
+    let i = find(t, key);
+    t.get(1 + 2 * i).as_gc().map(|_| t.get(2 + 2 * i))
+}
+
+/// Sets `key` in the table stored in `owner`'s slot `slot`; returns whether
+/// the key is new.
+pub fn table_set<'gc, C: Collector>(
+    m: &Mutator<'gc, C>,
+    owner: Gc<'gc>,
+    slot: usize,
+    key: Gc<'gc>,
+    value: Value<'gc>,
+) -> R<bool> {
+    let mut t = owner.get(slot).as_gc().expect("owner holds a table");
+    let count = t.get(0).as_number().unwrap_or(0.0) as usize;
+    if (count + 1) * 4 > capacity(t) * 3 {
+        t = grow(m, t)?;
+        m.set(owner, slot, t.into());
+    }
+    let i = find(t, key);
+    let is_new = t.get(1 + 2 * i).is_nil();
+    if is_new && t.get(2 + 2 * i).is_nil() {
+        let count = t.get(0).as_number().unwrap_or(0.0);
+        m.set(t, 0, Value::number(count + 1.0));
+    }
+    m.set(t, 1 + 2 * i, key.into());
+    m.set(t, 2 + 2 * i, value);
+    Ok(is_new)
+}
+
+pub fn table_delete<'gc, C: Collector>(m: &Mutator<'gc, C>, t: Gc<'gc>, key: Gc<'gc>) -> bool {
+    if t.get(0).as_number() == Some(0.0) {
+        return false;
+    }
+    let i = find(t, key);
+    if t.get(1 + 2 * i).is_nil() {
+        return false;
+    }
+    m.set(t, 1 + 2 * i, Value::NIL);
+    m.set(t, 2 + 2 * i, Value::bool(true)); // tombstone
+    true
+}
+
+fn grow<'gc, C: Collector>(m: &Mutator<'gc, C>, old: Gc<'gc>) -> R<Gc<'gc>> {
+    let cap = (capacity(old) * 2).max(8);
+    let t = new_table(m, cap)?;
+    let mut count = 0.0;
+    for i in 0..capacity(old) {
+        if let Some(k) = old.get(1 + 2 * i).as_gc() {
+            let j = find(t, k);
+            m.set(t, 1 + 2 * j, k.into());
+            m.set(t, 2 + 2 * j, old.get(2 + 2 * i));
+            count += 1.0;
+        }
+    }
+    m.set(t, 0, Value::number(count));
+    Ok(t)
+}
+
+/// Copies every entry of `from` into the table in `owner`'s slot (for
+/// inheritance).
+pub fn table_add_all<'gc, C: Collector>(
+    m: &Mutator<'gc, C>,
+    from: Gc<'gc>,
+    owner: Gc<'gc>,
+    slot: usize,
+) -> R<()> {
+    for i in 0..capacity(from) {
+        if let Some(k) = from.get(1 + 2 * i).as_gc() {
+            table_set(m, owner, slot, k, from.get(2 + 2 * i))?;
+        }
+    }
+    Ok(())
+}
+
+// --- functions -------------------------------------------------------------
+
+pub struct FnInfo<'gc> {
+    pub arity: u8,
+    pub upvalues: u8,
+    pub code: &'gc [u8],
+    lines: &'gc [u8],
+}
+
+impl FnInfo<'_> {
+    pub fn line(&self, ip: usize) -> u32 {
+        let i = 4 * ip.min(self.code.len().saturating_sub(1));
+        self.lines
+            .get(i..i + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+pub fn fn_info(f: Gc<'_>) -> FnInfo<'_> {
+    let b = f.bytes();
+    let n = u32::from_le_bytes([b[2], b[3], b[4], b[5]]) as usize;
+    FnInfo {
+        arity: b[0],
+        upvalues: b[1],
+        code: &b[6..6 + n],
+        lines: &b[6 + n..],
+    }
+}
+
+pub fn fn_bytes(arity: u8, upvalues: u8, code: &[u8], lines: &[u32]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(6 + code.len() * 5);
+    b.push(arity);
+    b.push(upvalues);
+    b.extend_from_slice(&(code.len() as u32).to_le_bytes());
+    b.extend_from_slice(code);
+    for l in lines {
+        b.extend_from_slice(&l.to_le_bytes());
+    }
+    b
+}
+
+// --- printing --------------------------------------------------------------
+
+/// C's `printf("%g", n)`: six significant digits, trailing zeros removed,
+/// exponent form below 1e-4 and from 1e6.
+pub fn format_number(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
+    }
+    if n.is_infinite() {
+        return if n < 0.0 { "-inf".into() } else { "inf".into() };
+    }
+    if n == 0.0 {
+        return if n.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    // Round to 6 significant digits first; the exponent of the rounded
+    // value decides the form.
+    let sci = format!("{n:.5e}");
+    let (mant, exp) = sci.split_once('e').expect("exponent form");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    if !(-4..6).contains(&exp) {
+        let mant = trim_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (5 - exp).max(0) as usize;
+        trim_zeros(&format!("{n:.decimals$}")).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// What `print` writes for a value.
+pub fn display(v: Value<'_>) -> String {
+    use gc_runtime::Unpacked;
+    match v.unpack() {
+        Unpacked::Nil => "nil".into(),
+        Unpacked::Bool(b) => b.to_string(),
+        Unpacked::Number(n) => format_number(n),
+        Unpacked::Ref(g) => display_obj(g),
+    }
+}
+
+fn fn_name(f: Gc<'_>) -> String {
+    match f.get(0).as_gc() {
+        Some(name) => format!("<fn {}>", str_text(name)),
+        None => "<script>".into(),
+    }
+}
+
+fn display_obj(g: Gc<'_>) -> String {
+    match g.kind() {
+        STRING => str_text(g).to_owned(),
+        FUNCTION => fn_name(g),
+        CLOSURE => fn_name(g.get(0).as_gc().expect("closure function")),
+        BOUND => display_obj(g.get(1).as_gc().expect("bound method")),
+        NATIVE => "<native fn>".into(),
+        CLASS => str_text(g.get(0).as_gc().expect("class name")).to_owned(),
+        INSTANCE => {
+            let class = g.get(0).as_gc().expect("instance class");
+            format!(
+                "{} instance",
+                str_text(class.get(0).as_gc().expect("class name"))
+            )
+        }
+        UPVALUE => "upvalue".into(),
+        _ => format!("<object kind {}>", g.kind()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_number as f;
+
+    #[test]
+    fn numbers_print_like_printf_g() {
+        let cases = [
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.1, "0.1"),
+            (1.0 / 3.0, "0.333333"),
+            (100.0, "100"),
+            (123456.0, "123456"),
+            (1234567.0, "1.23457e+06"),
+            (1e6, "1e+06"),
+            (999999.5, "1e+06"),
+            (0.0001, "0.0001"),
+            (0.00001234, "1.234e-05"),
+            (1e100, "1e+100"),
+            (-0.0, "-0"),
+            (f64::INFINITY, "inf"),
+            (1.23456789, "1.23457"),
+            (2.5e-7, "2.5e-07"),
+            (12345.678, "12345.7"),
+        ];
+        for (n, s) in cases {
+            assert_eq!(f(n), s, "{n}");
+        }
+    }
+}
