@@ -401,6 +401,11 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
         &self.heap.config
     }
 
+    /// The backend's byte counters, now.
+    pub fn counters(&self) -> HeapCounters {
+        self.heap.collector.counters()
+    }
+
     #[inline]
     #[allow(clippy::mut_from_ref)]
     fn stack(&self) -> &mut Vec<RawValue> {

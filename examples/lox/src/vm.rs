@@ -24,6 +24,8 @@ use crate::object::*;
 
 /// Instructions per burst before the VM returns to a safepoint anyway.
 const FUEL: u32 = 100_000;
+/// The same in stress mode.
+const STRESS_FUEL: u32 = 997;
 
 struct Frame {
     ip: usize,
@@ -408,7 +410,14 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     }
 
     fn run(&mut self) -> Result<Step, Step> {
-        let mut fuel = FUEL;
+        // In stress mode, return to a safepoint (and so collect) far more
+        // often, but in proportion to the live heap, so that a program with
+        // a big heap does not spend its life in full collections.
+        let mut fuel = if self.m.config().stress {
+            STRESS_FUEL + (self.m.counters().live_bytes / 32).min(u64::from(FUEL)) as u32
+        } else {
+            FUEL
+        };
         loop {
             let fi = self.frames.len() - 1;
             let closure = self.frames_arr().get(fi).as_gc().expect("frame closure");
