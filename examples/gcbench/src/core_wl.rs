@@ -115,7 +115,7 @@ impl HeapVisitor for CoreRun {
                 cycles(&mut heap, &mut probe, &s, live)
             }
             Workload::Lru => lru(&mut heap, &mut probe, &s),
-            Workload::Lox => unreachable!("lox is rejected before a run starts"),
+            Workload::Lox => return lox_run(heap, probe, events, &s),
         }
         let c = heap.counters();
         probe.allocated_bytes = Some(c.allocated_bytes);
@@ -125,6 +125,35 @@ impl HeapVisitor for CoreRun {
         probe.pauses_measured = true;
         probe
     }
+}
+
+/// The Lox workload: the script in `lox/trees.lox` on the Lox VM.
+fn lox_run<C: Collector>(
+    heap: Heap<C>,
+    mut probe: Probe,
+    events: Rc<RefCell<Vec<(Pause, &'static str)>>>,
+    s: &Shape,
+) -> Probe {
+    let source = include_str!("../lox/trees.lox").replace("MAX_DEPTH", &s.lox_depth.to_string());
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut vm = lox::Vm::new(heap, &mut out, &mut err).unwrap_or_else(|e| panic!("lox: {e}"));
+    let outcome = vm.interpret(&source);
+    let c = vm.heap().counters();
+    vm.heap_mut().clear_event_hook();
+    drop(vm);
+    assert_eq!(
+        outcome,
+        lox::Outcome::Ok,
+        "lox: {}",
+        String::from_utf8_lossy(&err)
+    );
+    let printed = String::from_utf8_lossy(&out);
+    probe.checksum = printed.trim().parse::<f64>().map_or(0, |v| v as u64);
+    probe.allocated_bytes = Some(c.allocated_bytes);
+    probe.live_bytes_end = Some(c.live_bytes);
+    probe.pauses = std::mem::take(&mut *events.borrow_mut());
+    probe.pauses_measured = true;
+    probe
 }
 
 fn gcbench<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) {

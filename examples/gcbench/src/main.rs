@@ -291,7 +291,21 @@ fn parent(cli: Cli) -> ExitCode {
         });
     }
 
-    let total = workloads.len() * backends.len() * cli.reps as usize;
+    let runnable = |w: Workload, b: Backend| w.peers_can_run() || b.strategy().is_some();
+    if workloads.contains(&Workload::Lox) && backends.iter().any(|&b| !runnable(Workload::Lox, b)) {
+        eprintln!(
+            "gcbench: the lox workload runs on gc-core backends only (the peers have no Lox VM)"
+        );
+    }
+    let total: usize = workloads
+        .iter()
+        .map(|&w| backends.iter().filter(|&&b| runnable(w, b)).count())
+        .sum::<usize>()
+        * cli.reps as usize;
+    if total == 0 {
+        eprintln!("gcbench: nothing to run");
+        return ExitCode::from(2);
+    }
     let bar = indicatif::ProgressBar::new(total as u64).with_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
             .expect("static template")
@@ -301,7 +315,7 @@ fn parent(cli: Cli) -> ExitCode {
     let stdout = std::io::stdout();
     for rep in 0..cli.reps as usize {
         for &w in &workloads {
-            for &b in &backends {
+            for &b in backends.iter().filter(|&&b| runnable(w, b)) {
                 bar.set_message(format!("{} / {} (rep {})", w.name(), b.name(), rep + 1));
                 let r = spawn_child(&cli, w, b, rep);
                 if cli.json {
@@ -400,7 +414,10 @@ fn render_table(
             .map(|r| (r.rep, r.total_s))
             .collect();
         let mut checksums = BTreeMap::<u64, Vec<&str>>::new();
-        for &b in backends {
+        for &b in backends
+            .iter()
+            .filter(|&&b| w.peers_can_run() || b.strategy().is_some())
+        {
             let rs: Vec<&&RunResult> = runs.iter().filter(|r| r.backend == b.name()).collect();
             let ok: Vec<&&RunResult> = rs.iter().copied().filter(|r| r.error.is_none()).collect();
             let med = |f: &dyn Fn(&RunResult) -> Option<f64>| {

@@ -21,7 +21,7 @@ pub enum Workload {
     Cycles,
     /// A fixed-capacity LRU cache with random hits and evictions.
     Lru,
-    /// Lox scripts through the Lox VM (arrives with the Lox VM).
+    /// A Lox script (binary trees) through the Lox VM (gc-core backends).
     Lox,
 }
 
@@ -46,10 +46,12 @@ impl Workload {
 
     /// Why the workload cannot run in this build, if it cannot.
     pub fn unavailable(self) -> Option<&'static str> {
-        match self {
-            Workload::Lox => Some("needs the Lox VM (examples/lox), which has not landed yet"),
-            _ => None,
-        }
+        None
+    }
+
+    /// Whether the peers can run it (the Lox VM needs a gc-core heap).
+    pub fn peers_can_run(self) -> bool {
+        self != Workload::Lox
     }
 }
 
@@ -115,6 +117,8 @@ pub struct Shape {
     /// points) in the tree workloads, at most.
     pub batch_nodes: usize,
     pub seed: u64,
+    /// Deepest tree of the `lox` workload's script.
+    pub lox_depth: u32,
 }
 
 impl Shape {
@@ -148,6 +152,7 @@ impl Shape {
             lru_batch: 1000,
             batch_nodes: 1 << 16,
             seed: 0x5eed_1234,
+            lox_depth: if quick { 14 } else { 16 },
         }
     }
 
