@@ -64,6 +64,7 @@ pub fn str_text(s: Gc<'_>) -> &str {
     std::str::from_utf8(&s.bytes()[4..]).unwrap_or("<invalid utf-8>")
 }
 
+#[inline]
 pub fn str_hash(s: Gc<'_>) -> u32 {
     let b = s.bytes();
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
@@ -115,11 +116,13 @@ pub fn new_table<'gc, C: Collector>(m: &Mutator<'gc, C>, capacity: usize) -> R<G
     Ok(t)
 }
 
+#[inline]
 fn capacity(t: Gc<'_>) -> usize {
     (t.len() - 1) / 2
 }
 
 /// Slot index of `key`'s entry, or of the slot where it would go.
+#[inline]
 fn find<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> usize {
     let cap = capacity(t);
     let mut i = str_hash(key) as usize & (cap - 1);
@@ -140,6 +143,7 @@ fn find<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> usize {
     }
 }
 
+#[inline]
 pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
     if t.get(0).as_number() == Some(0.0) {
         return None;
@@ -237,6 +241,7 @@ impl FnInfo<'_> {
     }
 }
 
+#[inline]
 pub fn fn_info(f: Gc<'_>) -> FnInfo<'_> {
     let b = f.bytes();
     let n = u32::from_le_bytes([b[2], b[3], b[4], b[5]]) as usize;

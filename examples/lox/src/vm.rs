@@ -235,29 +235,35 @@ fn oom(e: AllocError) -> Step {
 }
 
 impl<'gc, C: Collector> Burst<'_, 'gc, C> {
+    #[inline]
     fn peek(&self, distance: usize) -> Value<'gc> {
         self.m.stack_get(self.m.stack_len() - 1 - distance)
     }
 
+    #[inline]
     fn pop(&self) -> Value<'gc> {
         self.m.stack_pop().expect("stack underflow")
     }
 
+    #[inline]
     fn push(&self, v: Value<'gc>) {
         self.m.stack_push(v)
     }
 
+    #[inline]
     fn frames_arr(&self) -> Gc<'gc> {
         self.root.get(ROOT_FRAMES).as_gc().expect("frames")
     }
 
+    #[inline]
     fn globals(&self) -> Gc<'gc> {
         self.root.get(ROOT_GLOBALS).as_gc().expect("globals")
     }
 
+    #[inline]
     fn call(&mut self, closure: Gc<'gc>, argc: usize) -> Result<(), Step> {
         let function = closure.get(0).as_gc().expect("closure function");
-        let arity = fn_info(function).arity as usize;
+        let arity = usize::from(function.bytes()[0]);
         if argc != arity {
             return runtime(format!("Expected {arity} arguments but got {argc}."));
         }
@@ -273,6 +279,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         Ok(())
     }
 
+    #[inline]
     fn call_value(&mut self, callee: Value<'gc>, argc: usize) -> Result<(), Step> {
         if let Some(g) = callee.as_gc() {
             match g.kind() {
@@ -373,7 +380,16 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         Ok(new)
     }
 
+    #[inline]
     fn close_upvalues(&mut self, last: usize) {
+        if self.root.get(ROOT_OPEN_UPVALUES).is_nil() {
+            return;
+        }
+        self.close_upvalues_slow(last)
+    }
+
+    #[inline(never)]
+    fn close_upvalues_slow(&mut self, last: usize) {
         while let Some(u) = self.root.get(ROOT_OPEN_UPVALUES).as_gc() {
             let i = u.get(0).as_number().expect("open index") as usize;
             if i < last {
@@ -387,6 +403,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         }
     }
 
+    #[inline]
     fn upvalue_get(&self, u: Gc<'gc>) -> Value<'gc> {
         if u.get(2).as_bool() == Some(true) {
             self.m
@@ -396,6 +413,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         }
     }
 
+    #[inline]
     fn upvalue_set(&self, u: Gc<'gc>, v: Value<'gc>) {
         if u.get(2).as_bool() == Some(true) {
             self.m
@@ -405,6 +423,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         }
     }
 
+    #[inline]
     fn numbers(&self) -> Option<(f64, f64)> {
         Some((self.peek(1).as_number()?, self.peek(0).as_number()?))
     }
@@ -765,6 +784,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
 
     /// Calls, restoring the instruction start if the call needs memory it
     /// cannot get (so that it can be retried).
+    #[inline]
     fn call_or_retry(
         &mut self,
         callee: Value<'gc>,
