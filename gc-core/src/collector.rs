@@ -68,8 +68,9 @@ pub struct Capabilities {
 ///
 /// 1. **Fresh objects.** `alloc` returns a pointer to memory written by
 ///    [`ObjPtr::init`] with exactly the requested kind, slots and bytes,
-///    aligned to 8, 48-bit addressable, and not aliased by any other live
-///    object.
+///    aligned to 8, at an address that [`crate::object::addressable`]
+///    accepts (values box 50-bit addresses), and not aliased by any other
+///    live object.
 /// 2. **Stability between safepoints.** No object is freed, moved, or has
 ///    its kind, length or bytes changed except inside `safepoint` (and
 ///    `drop`). Methods taking `&self` never do so.
@@ -86,7 +87,10 @@ pub struct Capabilities {
 ///    whatever barrier the backend needs to keep obligation 3.
 /// 6. **Weak entries** are cleared (set to `None`) in the same safepoint
 ///    that frees their target, and follow their target when it moves; a
-///    weak entry whose target is alive is never cleared.
+///    weak entry whose target is alive is never cleared. Everything
+///    reachable from the target of an uncleared weak entry stays allocated
+///    (as if the target were a root: `upgrade` hands the target to safe
+///    code, which may then read its slots).
 /// 7. **Identity hashes** returned by `identity_hash` for an object are the
 ///    same for the object's whole life, moves included.
 /// 8. **Accounting.** `counters().live_bytes` never exceeds

@@ -36,7 +36,7 @@ pub fn mix_address(addr: usize) -> u64 {
 }
 
 // SAFETY: (1) `alloc` writes objects with `ObjPtr::init` into fresh,
-// 8-aligned bump memory; (2, 3, 4) nothing is ever freed or moved before
+// 8-aligned bump memory that `addressable` accepted; (2, 3, 4) nothing is ever freed or moved before
 // the heap (and the Bump) is dropped; (5) `write_slot` stores the value;
 // (6) targets never die, so weak entries are never cleared; (7) the hash
 // mixes an address that never changes; (8) `used` counts every byte handed
@@ -83,6 +83,9 @@ unsafe impl Collector for NoGc {
         }
         let layout = Layout::from_size_align(size, 8).map_err(|_| too_large())?;
         let mem: NonNull<u8> = self.bump.try_alloc_layout(layout).map_err(|_| oom())?;
+        if !crate::object::addressable(mem.as_ptr() as usize, size) {
+            return Err(oom());
+        }
         self.used.set(used + size);
         self.objects.set(self.objects.get() + 1);
         // SAFETY: `mem` is fresh, 8-aligned and `size` bytes long; `size`

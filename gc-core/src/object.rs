@@ -128,6 +128,17 @@ pub fn object_size(slots: usize, bytes: usize) -> Option<usize> {
     (total <= isize::MAX as usize).then_some(total)
 }
 
+/// Whether an object at `addr` of `size` bytes can be referenced from a
+/// value (NaN-boxed references hold addresses below 2^50, which covers all
+/// of user space with 4-level paging). Backends check their memory with
+/// this before handing it out (obligation 1 of [`crate::Collector`]).
+#[inline]
+pub fn addressable(addr: usize, size: usize) -> bool {
+    (addr as u64)
+        .checked_add(size as u64)
+        .is_some_and(|end| end <= PTR_MASK)
+}
+
 /// How a new object's slots are initialised.
 #[derive(Clone, Copy, Debug)]
 pub enum SlotInit<'a> {

@@ -460,6 +460,11 @@ impl State {
     fn alloc_large(&mut self, size: usize) -> Option<NonNull<u8>> {
         // SAFETY: size is at least the large-object threshold (> 0).
         let mem = NonNull::new(unsafe { std::alloc::alloc(large_layout(size)) })?;
+        if !gc_core::object::addressable(mem.as_ptr() as usize, size) {
+            // SAFETY: just allocated with this layout; never handed out.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), large_layout(size)) };
+            return None;
+        }
         Some(mem)
     }
 }
@@ -505,7 +510,8 @@ impl Generational {
 // cleared in the collection that drops their target. (7) The identity
 // hash is stored in `aux`, which moves with the object. (8) Allocation
 // checks `live + size` against the limit before it bumps. (9) Collections
-// do not panic; a failed to-space allocation aborts the process.
+// do not panic: the only failure, a to-space chunk the system refuses,
+// aborts the process (copy_space_exhausted) instead of unwinding.
 unsafe impl Collector for Generational {
     const NAME: &'static str = "generational";
     const CAPABILITIES: Capabilities = Capabilities {

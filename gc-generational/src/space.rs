@@ -26,6 +26,11 @@ impl Chunk {
         let layout = Layout::from_size_align(cap, 16).ok()?;
         // SAFETY: `cap` is non-zero (spaces use at least 64 KiB chunks).
         let start = NonNull::new(unsafe { alloc(layout) })?;
+        if !gc_core::object::addressable(start.as_ptr() as usize, cap) {
+            // SAFETY: just allocated with this layout; never handed out.
+            unsafe { dealloc(start.as_ptr(), layout) };
+            return None;
+        }
         Some(Chunk {
             start,
             cap,
@@ -100,7 +105,8 @@ impl Space {
     #[cold]
     #[inline(never)]
     fn alloc_slow(&mut self, size: usize) -> Option<NonNull<u8>> {
-        self.seal();
+        // Get the chunk first: if the system refuses, the space is
+        // unchanged (sealing first would count the last chunk twice).
         let chunk = match self.spare.pop() {
             Some(c) if c.cap >= size => c,
             other => {
@@ -110,6 +116,7 @@ impl Space {
                 Chunk::new(self.chunk_size.max(size))?
             }
         };
+        self.seal();
         self.cur = chunk.addr();
         self.base = chunk.addr();
         self.end = chunk.addr() + chunk.cap;

@@ -30,9 +30,10 @@
 //!   count (something in the heap refers to them). They sit in the *young
 //!   set* until the next cycle pass.
 //! * **Candidates** (Bacon and Rajan's purple objects): old objects whose
-//!   count was decremented to a non-zero value, or that were on the root
-//!   stack at the previous safepoint and no longer are (a stack reference
-//!   disappearing is a decrement we would otherwise never see).
+//!   count was decremented to a non-zero value, or dropped to zero and
+//!   gained a reference back before the safepoint, or that were on the
+//!   root stack at the previous safepoint and no longer are (a stack
+//!   reference disappearing is a decrement we would otherwise never see).
 //!
 //! Objects without slots can never be part of a cycle and are never
 //! tracked.
@@ -334,7 +335,9 @@ impl State {
     #[inline]
     fn inc(&mut self, p: ObjPtr) {
         let n = rc(p);
-        if n == u32::MAX {
+        // Leave headroom for the candidate pass's temporary +1 per stacked
+        // object (which must not be able to wrap a count).
+        if n >= MAX_COUNT {
             count_overflow();
         }
         set_rc(p, n + 1);
@@ -418,9 +421,17 @@ impl State {
             let f = flags(p);
             if rc(p) > 0 {
                 set_flags(p, f & !(IN_ZCT | NEW));
-                if f & NEW != 0 && has_slots(p) {
-                    add(p, YOUNG);
-                    self.young.push(p);
+                if f & NEW != 0 {
+                    if has_slots(p) {
+                        add(p, YOUNG);
+                        self.young.push(p);
+                    }
+                } else {
+                    // An old object that lost every reference and gained
+                    // one back: the new reference may come from a cycle
+                    // that has since become garbage, so it is a candidate
+                    // like any object decremented to a non-zero count.
+                    self.possible_root(p);
                 }
                 continue;
             }
@@ -646,6 +657,9 @@ impl State {
     }
 }
 
+/// Highest count an object may reach through `inc`.
+const MAX_COUNT: u32 = u32::MAX - 2;
+
 #[cold]
 #[inline(never)]
 fn count_overflow() -> ! {
@@ -741,6 +755,15 @@ unsafe impl Collector for RefCount {
         if fp > st.limit - st.live {
             return Err(oom);
         }
+        // Check that the counts can take the new references before anything
+        // changes: a panic after the cell is taken would leave it
+        // uninitialised below its page's bump offset.
+        let refs = slots.len() as u64;
+        slots.for_each_ref(|c| {
+            if u64::from(rc(c)) + refs > u64::from(MAX_COUNT) {
+                count_overflow()
+            }
+        });
         let mem: NonNull<u8> = st.slab.alloc(size).ok_or(oom)?;
         slots.for_each_ref(|c| st.inc(c));
         // SAFETY: a fresh cell of at least `size` bytes, 8-aligned; slot

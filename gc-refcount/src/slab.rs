@@ -177,6 +177,11 @@ impl Slab {
                 if mem.is_null() {
                     return None;
                 }
+                if !gc_core::object::addressable(mem as usize, PAGE_SIZE) {
+                    // SAFETY: just allocated with this layout; unused.
+                    unsafe { dealloc(mem, page_layout()) };
+                    return None;
+                }
                 self.mapped += PAGE_SIZE;
                 mem
             }
@@ -209,6 +214,11 @@ impl Slab {
     fn alloc_large(&mut self, size: usize) -> Option<NonNull<u8>> {
         // SAFETY: size > MAX_SMALL > 0.
         let mem = NonNull::new(unsafe { alloc(large_layout(size)) })?;
+        if !gc_core::object::addressable(mem.as_ptr() as usize, size) {
+            // SAFETY: just allocated with this layout; unused.
+            unsafe { dealloc(mem.as_ptr(), large_layout(size)) };
+            return None;
+        }
         self.large.insert(mem.as_ptr() as usize, size);
         self.mapped += size;
         Some(mem)
@@ -306,7 +316,9 @@ impl Slab {
     pub fn for_each_allocated(&self, mut f: impl FnMut(NonNull<u8>)) {
         for &page in &self.pages {
             // SAFETY: `pages` holds live pages; cells below `bump` were
-            // handed out once and are either allocated or marked free.
+            // handed out once and are either allocated (initialised by
+            // ObjPtr::init right after `alloc`, with nothing in between that
+            // can fail) or marked free.
             unsafe {
                 let p = &*page;
                 let mut off = PAGE_HEADER as u32;

@@ -201,3 +201,29 @@ fn freed_cells_are_reused() {
         h.counters().peak_bytes
     );
 }
+
+/// An old object that drops to zero and gets a reference back inside one
+/// `mutate`, from an object it then forms a garbage cycle with, is still
+/// found by a full collection.
+#[test]
+fn cycle_formed_after_a_drop_to_zero() {
+    let mut h = heap(HeapConfig::default());
+    let p = h.mutate(|m| {
+        let o = m.alloc_filled(1, 1, Value::NIL, &[]).unwrap();
+        m.persist(m.alloc(1, &[o.into()], &[]).unwrap())
+    });
+    h.collect(CollectKind::Full);
+    let w = h.mutate(|m| {
+        let holder = m.fetch(&p);
+        let o = holder.get(0).as_gc().unwrap();
+        m.set(holder, 0, Value::NIL); // o: count 0, in the ZCT
+        let y = m.alloc(1, &[o.into()], &[]).unwrap(); // o: count 1 again
+        m.set(o, 0, y.into()); // o <-> y, unreachable
+        m.downgrade(o)
+    });
+    h.collect(CollectKind::Full);
+    h.mutate(|m| assert!(m.upgrade(&w).is_none(), "the cycle leaked"));
+    drop(p);
+    h.collect(CollectKind::Full);
+    assert_eq!(h.counters().live_bytes, 0);
+}
