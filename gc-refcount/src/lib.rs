@@ -48,7 +48,10 @@
 //!    root stack)`, minus one for every reference from another young
 //!    object. Young objects with `gc > 0` are referenced from outside the
 //!    young set; everything young reachable from them survives and becomes
-//!    old. The rest is garbage and is freed, decrementing the counts of the
+//!    old. References from objects that the root stack holds in the ZCT
+//!    count as internal (they can vanish without a decrement): what
+//!    survives only through them becomes old *and a candidate*, so a later
+//!    pass looks at it again. The rest is garbage and is freed, decrementing the counts of the
 //!    survivors it referred to. The work is linear in the young set and its
 //!    slots: references into old objects are not followed, so a new object
 //!    pointing into a huge old structure costs nothing extra.
@@ -87,10 +90,22 @@
 //! decrement of a member (a slot overwritten, a root dropped, a referrer
 //! freed: the member becomes a candidate), or a stack reference vanishing
 //! (noticed at the next safepoint: candidate), or it happens to young
-//! objects (in the young set). A pass that finds a candidate live (black)
-//! drops it, but it was live then: for it to die later, another such event
-//! must happen. A `Full` collection runs the young pass and then the
-//! candidate pass over all candidates, so nothing escapes it.
+//! objects (in the young set). Two rules close the gaps that deferred
+//! counting opens, both found by the differential test
+//! (`tests/differential.rs`):
+//!
+//! * an increment never takes an object out of candidacy (Bacon and
+//!   Rajan's "incremented, so live for now" assumes every reference is
+//!   counted; a store made through an uncounted local is not);
+//! * references from objects that live only on the root stack (in the ZCT)
+//!   do not make young objects safely old: what survives only through
+//!   them, and a new or young object that leaves the stack and is later
+//!   promoted, become candidates.
+//!
+//! A pass that finds a candidate live (black) drops it, but it was live
+//! then, through counted references or the stack; for it to die later,
+//! another event of the kinds above must happen. A `Full` collection runs
+//! the young pass and then the candidate pass over all candidates.
 //!
 //! ## Memory
 //!
@@ -185,6 +200,12 @@ const WEAK: u32 = 1 << 6;
 const REACHED: u32 = 1 << 7;
 /// Allocated since its first ZCT visit.
 const NEW: u32 = 1 << 8;
+/// Reached during the young pass only through objects the root stack
+/// holds in the ZCT.
+const VIA_ZCT: u32 = 1 << 9;
+/// Left the root stack while new or young: if it is promoted, it becomes a
+/// candidate (what it kept alive from the stack was never re-examined).
+const LEFT_STACK: u32 = 1 << 10;
 
 #[inline]
 fn rc(p: ObjPtr) -> u32 {
@@ -340,12 +361,13 @@ impl State {
         if n >= MAX_COUNT {
             count_overflow();
         }
+        // Bacon and Rajan blacken an incremented candidate ("live for
+        // now"). That is only sound when every reference is counted: here
+        // the increment may come from a store made through an uncounted
+        // local (say, of the object into its own slot), and when the local
+        // dies nothing is decremented. So a candidate stays purple until a
+        // pass has looked at it.
         set_rc(p, n + 1);
-        let f = flags(p);
-        if f & COLOR == PURPLE {
-            // Bacon-Rajan: an incremented candidate is live for now.
-            set_flags(p, f & !COLOR);
-        }
     }
 
     #[inline]
@@ -467,6 +489,8 @@ impl State {
             if !has(p, STACK) {
                 if rc(p) == 0 {
                     self.push_zct(p);
+                } else if has(p, NEW | YOUNG) {
+                    add(p, LEFT_STACK);
                 } else {
                     self.possible_root(p);
                 }
@@ -485,12 +509,23 @@ impl State {
             .iter()
             .map(|&p| i64::from(rc(p)) + i64::from(has(p, STACK)))
             .collect();
-        for &p in &young {
+        let subtract = |gc: &mut Vec<i64>, p: ObjPtr| {
             for_each_child(p, |_, c| {
                 if has(c, YOUNG) {
                     gc[index(c)] -= 1;
                 }
-            });
+            })
+        };
+        for &p in &young {
+            subtract(&mut gc, p);
+        }
+        // Objects still in the ZCT here are held by the root stack alone.
+        // Their references are not outside references that later
+        // decrements will report (they may vanish with the object), so
+        // they count as internal, and what survives only through them is
+        // marked separately below.
+        for i in 0..self.zct.len() {
+            subtract(&mut gc, self.zct[i]);
         }
         let mut work = std::mem::take(&mut self.scratch);
         for (i, &p) in young.iter().enumerate() {
@@ -499,20 +534,42 @@ impl State {
                 work.push(p);
             }
         }
-        while let Some(p) = work.pop() {
-            for_each_child(p, |_, c| {
+        let mark = |work: &mut Vec<ObjPtr>, flag: u32| {
+            while let Some(p) = work.pop() {
+                for_each_child(p, |_, c| {
+                    let f = flags(c);
+                    if f & (YOUNG | REACHED | VIA_ZCT) == YOUNG {
+                        set_flags(c, f | flag);
+                        work.push(c);
+                    }
+                });
+            }
+        };
+        mark(&mut work, REACHED);
+        for i in 0..self.zct.len() {
+            let z = self.zct[i];
+            for_each_child(z, |_, c| {
                 let f = flags(c);
-                if f & (YOUNG | REACHED) == YOUNG {
-                    set_flags(c, f | REACHED);
+                if f & (YOUNG | REACHED | VIA_ZCT) == YOUNG {
+                    set_flags(c, f | VIA_ZCT);
                     work.push(c);
                 }
             });
         }
+        mark(&mut work, VIA_ZCT);
         let mut garbage = work;
         for &p in &young {
             let f = flags(p);
             if f & REACHED != 0 {
-                set_flags(p, f & !(REACHED | YOUNG));
+                set_flags(p, f & !(REACHED | YOUNG | LEFT_STACK));
+                if f & LEFT_STACK != 0 {
+                    self.possible_root(p);
+                }
+            } else if f & VIA_ZCT != 0 {
+                set_flags(p, f & !(VIA_ZCT | YOUNG | LEFT_STACK));
+                // It owes its life to a reference that may vanish without
+                // a decrement: a candidate, so a later pass looks again.
+                self.possible_root(p);
             } else {
                 set_flags(p, (f & !(YOUNG | COLOR)) | WHITE);
                 garbage.push(p);
@@ -962,7 +1019,7 @@ fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
         if n != expected[&p] {
             return Err(format!("{p:?} has count {n}, expected {}", expected[&p]));
         }
-        if f & REACHED != 0 || matches!(f & COLOR, GRAY | WHITE) {
+        if f & (REACHED | VIA_ZCT) != 0 || matches!(f & COLOR, GRAY | WHITE) {
             return Err(format!(
                 "{p:?} has pass-only state {f:#x} after a safepoint"
             ));
