@@ -14,7 +14,7 @@ use bumpalo::Bump;
 
 use crate::collector::{Capabilities, Collector, Safepoint};
 use crate::config::{AllocError, ConfigError, HeapConfig};
-use crate::object::{ObjPtr, RawValue, SlotInit, object_size};
+use crate::object::{ObjPtr, RawValue, SlotInit, checked_size};
 use crate::stats::HeapCounters;
 
 /// The no-collection backend.
@@ -67,11 +67,7 @@ unsafe impl Collector for NoGc {
         slots: SlotInit<'_>,
         bytes: &[u8],
     ) -> Result<ObjPtr, AllocError> {
-        let too_large = || AllocError::TooLarge {
-            slots: slots.len(),
-            bytes: bytes.len(),
-        };
-        let size = object_size(slots.len(), bytes.len()).ok_or_else(too_large)?;
+        let size = checked_size(&slots, bytes)?;
         let used = self.used.get();
         let oom = || AllocError::OutOfMemory {
             requested: size,
@@ -81,7 +77,7 @@ unsafe impl Collector for NoGc {
         if size > self.limit - used {
             return Err(oom());
         }
-        let layout = Layout::from_size_align(size, 8).map_err(|_| too_large())?;
+        let layout = Layout::from_size_align(size, 8).expect("checked sizes are valid layouts");
         let mem: NonNull<u8> = self.bump.try_alloc_layout(layout).map_err(|_| oom())?;
         if !crate::object::addressable(mem.as_ptr() as usize, size) {
             return Err(oom());

@@ -139,6 +139,16 @@ pub fn addressable(addr: usize, size: usize) -> bool {
         .is_some_and(|end| end <= PTR_MASK)
 }
 
+/// [`object_size`] for an allocation request, or the error every backend
+/// returns for an object that cannot be represented.
+#[inline]
+pub fn checked_size(slots: &SlotInit<'_>, bytes: &[u8]) -> Result<usize, crate::AllocError> {
+    object_size(slots.len(), bytes.len()).ok_or(crate::AllocError::TooLarge {
+        slots: slots.len(),
+        bytes: bytes.len(),
+    })
+}
+
 /// How a new object's slots are initialised.
 #[derive(Clone, Copy, Debug)]
 pub enum SlotInit<'a> {

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use gc_core::nogc::mix_address;
-use gc_core::object::object_size;
+use gc_core::object::checked_size;
 use gc_core::{
     AllocError, Capabilities, Collector, ConfigError, HeapConfig, HeapCounters, ObjPtr, PauseInfo,
     Phase, RawValue, Request, Safepoint, SlotInit,
@@ -204,10 +204,7 @@ unsafe impl<const BUG: u8> Collector for MarkSweep<BUG> {
         slots: SlotInit<'_>,
         bytes: &[u8],
     ) -> Result<ObjPtr, AllocError> {
-        let size = object_size(slots.len(), bytes.len()).ok_or(AllocError::TooLarge {
-            slots: slots.len(),
-            bytes: bytes.len(),
-        })?;
+        let size = checked_size(&slots, bytes)?;
         let used = self.used.get();
         if BUG != BUG_NO_LIMIT && size > self.limit - used {
             return Err(AllocError::OutOfMemory {

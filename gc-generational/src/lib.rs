@@ -91,7 +91,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use gc_core::nogc::mix_address;
-use gc_core::object::object_size;
+use gc_core::object::checked_size;
 use gc_core::{
     AllocError, Capabilities, CollectKind, Collector, ConfigError, HeapConfig, HeapCounters,
     ObjPtr, PauseInfo, Phase, RawValue, Request, Safepoint, SlotInit,
@@ -560,10 +560,7 @@ unsafe impl Collector for Generational {
         bytes: &[u8],
     ) -> Result<ObjPtr, AllocError> {
         let st = self.st();
-        let size = object_size(slots.len(), bytes.len()).ok_or(AllocError::TooLarge {
-            slots: slots.len(),
-            bytes: bytes.len(),
-        })?;
+        let size = checked_size(&slots, bytes)?;
         let live = st.live();
         if size > st.limit - live {
             return Err(AllocError::OutOfMemory {

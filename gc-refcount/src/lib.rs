@@ -151,7 +151,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use gc_core::nogc::mix_address;
-use gc_core::object::object_size;
+use gc_core::object::checked_size;
 use gc_core::{
     AllocError, Capabilities, CollectKind, Collector, ConfigError, HeapConfig, HeapCounters,
     ObjPtr, PauseInfo, Phase, RawValue, Request, Safepoint, SlotInit,
@@ -527,34 +527,28 @@ impl State {
         for i in 0..self.zct.len() {
             subtract(&mut gc, self.zct[i]);
         }
+        // Marks a young object not marked yet with `flag` and queues it.
+        let shade = |c: ObjPtr, flag: u32, work: &mut Vec<ObjPtr>| {
+            let f = flags(c);
+            if f & (YOUNG | REACHED | VIA_ZCT) == YOUNG {
+                set_flags(c, f | flag);
+                work.push(c);
+            }
+        };
+        let mark = |work: &mut Vec<ObjPtr>, flag: u32| {
+            while let Some(p) = work.pop() {
+                for_each_child(p, |_, c| shade(c, flag, work));
+            }
+        };
         let mut work = std::mem::take(&mut self.scratch);
         for (i, &p) in young.iter().enumerate() {
             if gc[i] > 0 {
-                add(p, REACHED);
-                work.push(p);
+                shade(p, REACHED, &mut work);
             }
         }
-        let mark = |work: &mut Vec<ObjPtr>, flag: u32| {
-            while let Some(p) = work.pop() {
-                for_each_child(p, |_, c| {
-                    let f = flags(c);
-                    if f & (YOUNG | REACHED | VIA_ZCT) == YOUNG {
-                        set_flags(c, f | flag);
-                        work.push(c);
-                    }
-                });
-            }
-        };
         mark(&mut work, REACHED);
         for i in 0..self.zct.len() {
-            let z = self.zct[i];
-            for_each_child(z, |_, c| {
-                let f = flags(c);
-                if f & (YOUNG | REACHED | VIA_ZCT) == YOUNG {
-                    set_flags(c, f | VIA_ZCT);
-                    work.push(c);
-                }
-            });
+            for_each_child(self.zct[i], |_, c| shade(c, VIA_ZCT, &mut work));
         }
         mark(&mut work, VIA_ZCT);
         let mut garbage = work;
@@ -751,8 +745,11 @@ impl RefCount {
 // objects are cleared at the end of the same safepoint, before any
 // allocation can reuse the cell. (7) Objects never move; the hash mixes the
 // address. (8) `live` counts every cell; allocation checks the limit
-// first. (9) Nothing in `safepoint` panics except the count-overflow check,
-// which fires in `inc` before the count changes.
+// first. (9) `inc` (mutator side only) refuses counts above MAX_COUNT,
+// leaving room for the candidate pass's +1 per stacked object, so the
+// arithmetic inside `safepoint` cannot overflow; `rc - 1` cannot underflow
+// because every decrement matches a counted reference (the verifier
+// recomputes every count after each collection in the tests).
 unsafe impl Collector for RefCount {
     const NAME: &'static str = "refcount";
     const CAPABILITIES: Capabilities = Capabilities {
@@ -799,10 +796,7 @@ unsafe impl Collector for RefCount {
         bytes: &[u8],
     ) -> Result<ObjPtr, AllocError> {
         let st = self.st();
-        let size = object_size(slots.len(), bytes.len()).ok_or(AllocError::TooLarge {
-            slots: slots.len(),
-            bytes: bytes.len(),
-        })?;
+        let size = checked_size(&slots, bytes)?;
         let fp = footprint(size);
         let oom = AllocError::OutOfMemory {
             requested: fp,
