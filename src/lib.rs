@@ -67,7 +67,8 @@ pub enum Strategy {
     RefCount,
     /// Generational copying ([`gc_generational::Generational`]).
     Generational,
-    /// Concurrent tri-color marking with lazy sweep (`gc-tricolor`).
+    /// Concurrent tri-color marking with lazy sweep
+    /// ([`gc_tricolor::Tricolor`]).
     Tricolor,
 }
 
@@ -92,10 +93,7 @@ impl Strategy {
 
     /// Whether this build has the backend.
     pub fn is_available(self) -> bool {
-        matches!(
-            self,
-            Strategy::NoGc | Strategy::RefCount | Strategy::Generational
-        )
+        true
     }
 
     /// The strategies this build has.
@@ -120,7 +118,7 @@ impl Strategy {
             Strategy::NoGc => go::<NoGc, V>(config, visitor),
             Strategy::RefCount => go::<gc_refcount::RefCount, V>(config, visitor),
             Strategy::Generational => go::<gc_generational::Generational, V>(config, visitor),
-            other => Err(StrategyError::Unavailable(other)),
+            Strategy::Tricolor => go::<gc_tricolor::Tricolor, V>(config, visitor),
         }
     }
 }
