@@ -91,7 +91,8 @@ impl HeapVisitor for CoreRun {
         let mut probe = Probe::new();
         let offset = probe.start.saturating_duration_since(heap.created_at());
         let events: Rc<RefCell<Vec<(Pause, &'static str)>>> = Rc::default();
-        let sink = Rc::clone(&events);
+        let terms: Rc<RefCell<Vec<(u64, u64)>>> = Rc::default();
+        let (sink, tsink) = (Rc::clone(&events), Rc::clone(&terms));
         heap.set_event_hook(move |e| {
             sink.borrow_mut().push((
                 Pause {
@@ -99,7 +100,10 @@ impl HeapVisitor for CoreRun {
                     len: e.pause,
                 },
                 e.phase.name(),
-            ))
+            ));
+            if e.phase == gc_runtime::Phase::MarkTermination {
+                tsink.borrow_mut().push((e.live_before, e.live_after));
+            }
         });
         let s = self.shape;
         match self.workload {
@@ -110,18 +114,24 @@ impl HeapVisitor for CoreRun {
                 if live.is_some() {
                     // The figures are about the churn, not the build.
                     events.borrow_mut().clear();
+                    terms.borrow_mut().clear();
                     probe.forget_setup();
                 }
                 cycles(&mut heap, &mut probe, &s, live)
             }
             Workload::Lru => lru(&mut heap, &mut probe, &s),
-            Workload::Lox => return lox_run(heap, probe, events, &s),
+            Workload::Lox => {
+                let mut p = lox_run(heap, probe, events, &s);
+                p.terminations = std::mem::take(&mut *terms.borrow_mut());
+                return p;
+            }
         }
         let c = heap.counters();
         probe.allocated_bytes = Some(c.allocated_bytes);
         probe.live_bytes_end.get_or_insert(c.live_bytes);
         heap.clear_event_hook();
         probe.pauses = std::mem::take(&mut *events.borrow_mut());
+        probe.terminations = std::mem::take(&mut *terms.borrow_mut());
         probe.pauses_measured = true;
         probe
     }

@@ -186,6 +186,8 @@ pub struct Probe {
     pub pauses_measured: bool,
     /// Seconds of setup excluded from the pause figures, if any.
     pub setup_s: Option<f64>,
+    /// Concurrent marking: (heap bytes, marked bytes) at each termination.
+    pub terminations: Vec<(u64, u64)>,
 }
 
 impl Probe {
@@ -205,6 +207,7 @@ impl Probe {
             checksum: 0,
             pauses_measured: false,
             setup_s: None,
+            terminations: Vec::new(),
         }
     }
 
@@ -330,6 +333,49 @@ impl MmuJson {
     }
 }
 
+/// How a concurrent collector's pacer did: at each mark termination, the
+/// heap size over the bytes found live, and over the goal the previous
+/// termination set (`max(2 x marked, 4 MiB)`, gc-tricolor's goal at the
+/// default growth factor 1.0).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct PacerJson {
+    pub cycles: usize,
+    pub heap_over_live_p50: f64,
+    pub heap_over_live_max: f64,
+    pub heap_over_goal_p50: Option<f64>,
+    pub heap_over_goal_max: Option<f64>,
+}
+
+impl PacerJson {
+    pub fn new(terms: &[(u64, u64)]) -> Option<PacerJson> {
+        fn p50_max(mut v: Vec<f64>) -> Option<(f64, f64)> {
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(f64::total_cmp);
+            Some((v[(v.len() - 1) / 2], v[v.len() - 1]))
+        }
+        let over_live: Vec<f64> = terms
+            .iter()
+            .filter(|t| t.1 > 0)
+            .map(|&(heap, live)| heap as f64 / live as f64)
+            .collect();
+        let over_goal: Vec<f64> = terms
+            .windows(2)
+            .map(|w| w[1].0 as f64 / (2 * w[0].1).max(4 << 20) as f64)
+            .collect();
+        let (l50, lmax) = p50_max(over_live)?;
+        let goal = p50_max(over_goal);
+        Some(PacerJson {
+            cycles: terms.len(),
+            heap_over_live_p50: l50,
+            heap_over_live_max: lmax,
+            heap_over_goal_p50: goal.map(|g| g.0),
+            heap_over_goal_max: goal.map(|g| g.1),
+        })
+    }
+}
+
 /// Per-run series for charts (only with `--plot`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Timeline {
@@ -351,6 +397,8 @@ pub struct RunResult {
     pub pauses: Option<PauseJson>,
     pub pauses_by_phase: Option<std::collections::BTreeMap<String, PauseJson>>,
     pub mmu: Option<MmuJson>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pacer: Option<PacerJson>,
     pub unit_latency_us: Option<LatencyUs>,
     pub metered_latency_us: Option<LatencyUs>,
     pub peak_rss_bytes: u64,
@@ -387,6 +435,7 @@ impl RunResult {
             pauses: None,
             pauses_by_phase: None,
             mmu: None,
+            pacer: None,
             unit_latency_us: None,
             metered_latency_us: None,
             peak_rss_bytes: 0,
@@ -467,6 +516,7 @@ impl RunResult {
             pauses,
             pauses_by_phase: by_phase,
             mmu,
+            pacer: PacerJson::new(&probe.terminations),
             unit_latency_us: LatencyUs::from_ns(&mut probe.unit_ns),
             metered_latency_us: LatencyUs::from_ns(&mut probe.metered_ns),
             peak_rss_bytes: peak,
