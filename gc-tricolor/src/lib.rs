@@ -126,7 +126,7 @@
 //!
 //! After termination with `L` bytes marked the heap goal is
 //! `L * (1 + growth_factor)` (at least 4 MiB, at most the heap limit), and
-//! the next cycle is triggered when the heap reaches `L + 0.6 * (goal - L)`,
+//! the next cycle is triggered when the heap reaches `L + 0.5 * (goal - L)`,
 //! leaving the rest for allocation during marking. [`Collector::should_yield`]
 //! asks the mutator for a safepoint when the trigger is reached, when
 //! markers have gone quiet (so termination is not delayed), or when the
@@ -185,16 +185,22 @@ use sync::{
 /// Smallest heap goal: below this, cycles would be too frequent to pay.
 const MIN_GOAL: u64 = 4 << 20;
 /// Fraction of the distance from live to goal at which a cycle starts.
-const TRIGGER_RATIO: f64 = 0.6;
+const TRIGGER_RATIO: f64 = 0.5;
 /// Barrier buffer entries before a flush to the injector.
 const BUFFER_CAP: usize = 256;
 /// A marker shares half its deque when it holds more than this.
 const SHARE_AT: usize = 128;
 /// Empty blocks kept for reuse instead of being returned to the system.
 const POOL_BLOCKS: usize = 64;
+/// Unswept spans the allocator sweeps per span it allocates in.
+const SWEEP_PER_REFILL: usize = 2;
+/// Longest a safepoint sweeps before a cycle may start.
+const SWEEP_SLICE: Duration = Duration::from_micros(50);
 /// Longest a mutator assists at one safepoint before it lets the markers
 /// finish alone (unless the heap limit is near).
-const ASSIST_BUDGET: Duration = Duration::from_micros(500);
+const ASSIST_BUDGET: Duration = Duration::from_micros(80);
+/// After a bounded assist of length `d`, the next waits `d * ASSIST_SPACING`.
+const ASSIST_SPACING: u32 = 3;
 
 const IDLE: u32 = 0;
 const MARKING: u32 = 1;
@@ -232,6 +238,8 @@ struct MutatorState {
     /// Set at termination: the sweep phase is open; `shared.freed` and the
     /// live bytes then.
     sweep_open: Cell<Option<(u64, u64)>>,
+    /// No bounded assist before this instant.
+    assist_allowed: Cell<Instant>,
     /// A termination happened since the last verification.
     verify_walk: Cell<bool>,
     /// Stress mode: safepoints come often anyway, so `should_yield` does
@@ -655,12 +663,14 @@ impl Tricolor {
             if let Some(s) = l.unswept[class].pop() {
                 drop(l);
                 if let Some(s) = self.shared.sweep_span(s, Some(class)) {
+                    self.sweep_credit(SWEEP_PER_REFILL);
                     return Some(s);
                 }
                 continue;
             }
             let block = l.pool.pop().map(|b| b.0);
             drop(l);
+            self.sweep_credit(SWEEP_PER_REFILL);
             let block = block.or_else(span::alloc_block)?;
             let sg = self.shared.sweepgen.load(Ordering::Relaxed);
             return SpanRef::new(class, Some(block), 0, sg);
@@ -681,11 +691,68 @@ impl Tricolor {
             return Err(err(self.live()));
         }
         self.check_limit(size, cell)?;
+        self.sweep_credit(SWEEP_PER_REFILL * (1 + size / span::BLOCK));
         let sg = self.shared.sweepgen.load(Ordering::Relaxed);
         let s = SpanRef::new(LARGE, None, size, sg).ok_or_else(|| err(self.live()))?;
         lock(&self.shared.lists).full[LARGE].push(s);
         self.account(cell);
         Ok((s.get().cell_addr(0), s, 0))
+    }
+
+    /// Proportional sweeping (Go's `deductSweepCredit`): for every span's
+    /// worth of allocation, the allocator sweeps `n` unswept spans, so that
+    /// the sweep phase ends long before the next cycle is due (the trigger
+    /// leaves at least 0.5 x live bytes of allocation) and the cycle start
+    /// rarely has anything left to sweep in its pause.
+    fn sweep_credit(&self, n: usize) {
+        if self.shared.pending_sweep.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for _ in 0..n {
+            let Some(s) = lock(&self.shared.lists).pop_unswept_any() else {
+                return;
+            };
+            self.shared.sweep_span(s, None);
+        }
+    }
+
+    /// Sweeps for at most `budget` at a safepoint; true if nothing is left
+    /// to sweep (sweeps in flight elsewhere aside).
+    fn sweep_for(&self, sp: &mut Safepoint<'_>, budget: Duration) -> bool {
+        let t = Instant::now();
+        let live_before = self.live();
+        let mut n = 0;
+        let done = loop {
+            let Some(s) = lock(&self.shared.lists).pop_unswept_any() else {
+                break true;
+            };
+            self.shared.sweep_span(s, None);
+            n += 1;
+            if t.elapsed() >= budget {
+                break false;
+            }
+        };
+        if n > 0 {
+            sp.record(
+                Phase::Sweep,
+                t,
+                PauseInfo {
+                    live_before,
+                    live_after: self.live(),
+                    freed: live_before.saturating_sub(self.live()),
+                    visited: n,
+                    ..PauseInfo::default()
+                },
+            );
+        }
+        done
+    }
+
+    /// Whether enough mutator time has passed since the last bounded
+    /// assist (assists over the goal are spaced out so that they cannot
+    /// take more than 1 / (1 + ASSIST_SPACING) of any stretch of time).
+    fn assist_allowed(&self) -> bool {
+        Instant::now() >= self.m.assist_allowed.get()
     }
 
     /// Queues `p` for shading (the barrier's slow path).
@@ -831,11 +898,19 @@ impl Tricolor {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break false;
             }
+            if deadline.is_some() {
+                // The markers hold the remaining work: give them the CPU
+                // until the budget runs out, then let the mutator go on.
+                thread::yield_now();
+                continue;
+            }
             let mut g = lock(&self.shared.ctl);
             while self.shared.busy.load(Ordering::SeqCst) != 0 && self.shared.injector.is_empty() {
                 g = wait(&self.shared.idle_cv, g);
             }
         };
+        let now = Instant::now();
+        self.m.assist_allowed.set(now + (now - t) * ASSIST_SPACING);
         let live = self.live();
         sp.record(
             Phase::Assist,
@@ -1037,6 +1112,7 @@ unsafe impl Collector for Tricolor {
                     .min(*span::CLASS_SIZES.last().unwrap() as usize),
                 cycle_started: Cell::new(None),
                 sweep_open: Cell::new(None),
+                assist_allowed: Cell::new(Instant::now()),
                 verify_walk: Cell::new(true),
                 stress: config.stress,
             },
@@ -1092,7 +1168,7 @@ unsafe impl Collector for Tricolor {
     fn should_yield(&self) -> bool {
         let live = self.m.allocated.get() - self.shared.freed.load(Ordering::Relaxed);
         if self.m.marking.get() {
-            live >= self.m.goal.get()
+            (live >= self.m.goal.get() && self.assist_allowed())
                 || (!self.m.stress && self.shared.mark_done.load(Ordering::Relaxed))
         } else {
             live >= self.m.trigger.get()
@@ -1117,15 +1193,22 @@ unsafe impl Collector for Tricolor {
                         let live = self.live();
                         let goal = self.m.goal.get();
                         let near_limit = live + live / 16 >= self.m.limit;
-                        if live >= goal || near_limit {
+                        if near_limit || (live >= goal && self.assist_allowed()) {
                             let budget = (!near_limit).then_some(ASSIST_BUDGET);
                             if self.assist(sp, budget) {
                                 self.try_terminate(sp);
                             }
                         }
                     }
-                } else if forced || self.live() >= self.m.trigger.get() {
+                } else if forced {
                     self.start_cycle(sp);
+                } else if self.live() >= self.m.trigger.get() {
+                    // Sweeping left behind is finished in bounded slices
+                    // over several safepoints, not in the start pause.
+                    let near_limit = self.live() + self.live() / 16 >= self.m.limit;
+                    if near_limit || self.sweep_for(sp, SWEEP_SLICE) {
+                        self.start_cycle(sp);
+                    }
                 }
             }
             Request::Stress => {
