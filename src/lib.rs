@@ -49,6 +49,9 @@ use std::str::FromStr;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The core crate, for its testing kits ([`gc_core::conformance`],
+/// [`gc_core::differential`]).
+pub use gc_core;
 pub use gc_core::{
     AllocError, Capabilities, CollectKind, Collector, ConfigError, Gc, GcEvent, GcStats, Heap,
     HeapConfig, HeapCounters, Mutator, NoGc, PauseSummary, Persistent, Phase, Unpacked, Value,

@@ -78,6 +78,8 @@ pub struct Heap<C: Collector> {
     events: Vec<GcEvent>,
     hook: Option<EventHook>,
     epoch: Instant,
+    /// Fault injection: allocations left before one fails (0: off).
+    fail_in: std::cell::Cell<u64>,
 }
 
 impl<C: Collector> Heap<C> {
@@ -98,6 +100,7 @@ impl<C: Collector> Heap<C> {
             events: Vec::new(),
             hook: None,
             epoch: Instant::now(),
+            fail_in: std::cell::Cell::new(0),
         })
     }
 
@@ -212,6 +215,16 @@ impl<C: Collector> Heap<C> {
         self.weaks.len()
     }
 
+    /// Fault injection for tests: the `nth` allocation from now (1 = the
+    /// next one) fails with [`AllocError::OutOfMemory`] as if the heap were
+    /// at its limit, without reaching the collector; later allocations
+    /// succeed again. `0` switches injection off. Embedders use it to test
+    /// their out-of-memory paths; the workspace's `tests/fault_injection.rs`
+    /// uses it on every backend.
+    pub fn inject_alloc_failure(&mut self, nth: u64) {
+        self.fail_in.set(nth);
+    }
+
     /// Runs the backend's heap verifier now.
     pub fn verify(&mut self) -> Result<(), String> {
         let mut sp = Safepoint {
@@ -279,6 +292,18 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
         slots: SlotInit<'_>,
         bytes: &[u8],
     ) -> Result<Gc<'gc>, AllocError> {
+        let fail_in = self.heap.fail_in.get();
+        if fail_in != 0 {
+            self.heap.fail_in.set(fail_in - 1);
+            if fail_in == 1 {
+                let counters = self.heap.collector.counters();
+                return Err(AllocError::OutOfMemory {
+                    requested: crate::object::object_size(slots.len(), bytes.len()).unwrap_or(0),
+                    limit: self.heap.config.heap_limit,
+                    in_use: counters.live_bytes as usize,
+                });
+            }
+        }
         // SAFETY: references in `slots` come from `Value<'gc>`s, which name
         // live objects of this heap (the brand).
         let p = unsafe { self.heap.collector.alloc(kind, slots, bytes) }?;

@@ -76,6 +76,7 @@
 pub mod collector;
 pub mod config;
 pub mod conformance;
+pub mod differential;
 pub mod handles;
 pub mod heap;
 pub mod nogc;

@@ -49,8 +49,29 @@ pub(crate) const CLASSES: usize = CLASS_SIZES.len();
 /// The class of large-object spans.
 pub(crate) const LARGE: usize = CLASSES;
 
+/// Sizes up to this are classed by one table lookup.
+const SMALL_LOOKUP: usize = 1024;
+
+/// `SMALL_CLASS[(size + 7) / 8]` is the class of a `size`-byte object.
+static SMALL_CLASS: [u8; SMALL_LOOKUP / 8 + 1] = {
+    let mut t = [0u8; SMALL_LOOKUP / 8 + 1];
+    let (mut i, mut c) = (0, 0);
+    while i < t.len() {
+        while (CLASS_SIZES[c] as usize) < i * 8 {
+            c += 1;
+        }
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The class for an object of `size` bytes, or `None` for a large object.
+#[inline]
 pub(crate) fn class_of(size: usize) -> Option<usize> {
+    if size <= SMALL_LOOKUP {
+        return Some(SMALL_CLASS[size.div_ceil(8)] as usize);
+    }
     if size > *CLASS_SIZES.last().unwrap() as usize {
         return None;
     }
@@ -321,10 +342,10 @@ mod tests {
 
     #[test]
     fn classes_cover_every_small_size() {
-        for size in (32..=16376).step_by(8) {
+        for size in 1..=16376 {
             let c = class_of(size).unwrap();
             assert!(CLASS_SIZES[c] as usize >= size);
-            assert!(c == 0 || (CLASS_SIZES[c - 1] as usize) < size);
+            assert!(c == 0 || (CLASS_SIZES[c - 1] as usize) < size, "{size}");
         }
         assert_eq!(class_of(16384), None);
         // Every class fits at least 4 cells in a block.

@@ -17,6 +17,7 @@ mod metrics;
 mod peers;
 mod plot;
 mod run;
+mod soak;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -140,10 +141,104 @@ struct Cli {
     /// Internal: record a timeline in a child run.
     #[arg(long, hide = true)]
     timeline: bool,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// Soak test: the Lox GC programs and the differential generator on
+    /// each gc-core backend in stress mode with verifiers on, for a fixed
+    /// time per backend; reports runs, collections, peak RSS and failures
+    /// (exit status 1 if any).
+    Soak {
+        /// Minutes per backend.
+        #[arg(long, default_value_t = 1.0)]
+        minutes: f64,
+        /// Backend to soak (repeatable; default: every gc-core backend).
+        #[arg(long = "backend", value_enum)]
+        backends: Vec<Backend>,
+        /// First seed of the differential programs.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// `gcbench soak`: one child process per backend (so that peak RSS is the
+/// backend's own), sequentially.
+fn soak_main(minutes: f64, backends: &[Backend], seed: u64) -> ExitCode {
+    let mut list: Vec<Strategy> = backends.iter().filter_map(|b| b.strategy()).collect();
+    if backends.is_empty() || backends.contains(&Backend::All) {
+        list = Strategy::available().collect();
+    }
+    if list.is_empty() {
+        eprintln!("gcbench soak: only gc-core backends can be soaked");
+        return ExitCode::from(2);
+    }
+    let time = std::time::Duration::from_secs_f64(minutes.max(0.0) * 60.0);
+    if let [one] = list[..]
+        && (std::env::var_os("GCBENCH_SOAK_CHILD").is_some() || backends.len() == 1)
+    {
+        let r = soak::soak(one, time, seed);
+        println!("{}", serde_json::to_string(&r).expect("report serialises"));
+        eprintln!(
+            "soak {:<13} {:>7.1} s  lox {:>6}  differential {:>7}  collections {:>9}  peak RSS {:>6.1} MB  failures {}",
+            r.backend,
+            r.seconds,
+            r.lox_runs,
+            r.differential_runs,
+            r.collections,
+            r.peak_rss_bytes as f64 / (1 << 20) as f64,
+            r.failures.len()
+        );
+        for f in &r.failures {
+            eprintln!("  FAILED {f}");
+        }
+        return if r.failures.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("gcbench soak: cannot find own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut ok = true;
+    for s in list {
+        let status = std::process::Command::new(&exe)
+            .args([
+                "soak",
+                "--minutes",
+                &minutes.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .args(["--backend", s.name()])
+            .env("GCBENCH_SOAK_CHILD", "1")
+            .status();
+        ok &= status.is_ok_and(|st| st.success());
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    if let Some(Sub::Soak {
+        minutes,
+        backends,
+        seed,
+    }) = &cli.command
+    {
+        return soak_main(*minutes, backends, *seed);
+    }
     if cli.child {
         return child(&cli);
     }
