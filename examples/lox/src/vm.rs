@@ -59,6 +59,8 @@ pub struct Vm<'io, C: Collector> {
     out: &'io mut dyn Write,
     err: &'io mut dyn Write,
     start: Instant,
+    /// Instructions left, if limited ([`Vm::set_instruction_limit`]).
+    budget: Option<u64>,
 }
 
 fn runtime<T>(msg: String) -> Result<T, Step> {
@@ -95,7 +97,16 @@ impl<'io, C: Collector> Vm<'io, C> {
             out,
             err,
             start: Instant::now(),
+            budget: None,
         })
+    }
+
+    /// Limits the instructions the VM executes from now on (`None`: no
+    /// limit). Past the limit, execution stops with the runtime error
+    /// "Instruction limit exceeded." (for fuzzing and sandboxing: every
+    /// program then terminates).
+    pub fn set_instruction_limit(&mut self, limit: Option<u64>) {
+        self.budget = limit;
     }
 
     /// The heap (for statistics).
@@ -150,6 +161,7 @@ impl<'io, C: Collector> Vm<'io, C> {
                     frames,
                     out,
                     start,
+                    budget,
                     ..
                 } = self;
                 heap.mutate(|m| {
@@ -160,6 +172,7 @@ impl<'io, C: Collector> Vm<'io, C> {
                         frames,
                         out: &mut **out,
                         start: *start,
+                        budget,
                     };
                     match b.run() {
                         Ok(s) | Err(s) => s,
@@ -228,6 +241,7 @@ struct Burst<'a, 'gc, C: Collector> {
     frames: &'a mut Vec<Frame>,
     out: &'a mut dyn Write,
     start: Instant,
+    budget: &'a mut Option<u64>,
 }
 
 fn oom(e: AllocError) -> Step {
@@ -437,6 +451,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         } else {
             FUEL
         };
+        if let Some(b) = *self.budget {
+            if b == 0 {
+                return Err(Step::Error("Instruction limit exceeded.".into()));
+            }
+            fuel = fuel.min(b.min(u64::from(u32::MAX)) as u32);
+        }
+        let fuel0 = fuel;
         loop {
             let fi = self.frames.len() - 1;
             let closure = self.frames_arr().get(fi).as_gc().expect("frame closure");
@@ -504,6 +525,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 fuel -= 1;
                 if fuel == 0 || (fuel.is_multiple_of(1024) && self.m.should_yield()) {
                     save!();
+                    if let Some(b) = self.budget.as_mut() {
+                        *b = b.saturating_sub(u64::from(fuel0 - fuel));
+                    }
                     return Ok(Step::Yield);
                 }
                 let start = ip;

@@ -1,22 +1,131 @@
 //! No input crashes the compiler or the VM: every prefix of every test
-//! program, and pseudo-random token soup, gives output, a compile error or
-//! a runtime error, never a panic. A small heap limit and clox's frame
-//! limit bound what a random program can do; the soup's generator is
-//! seeded, so the programs are the same on every run (none of them loops
-//! forever).
+//! program, pseudo-random token soup, and mutants of the test programs
+//! give output, a compile error or a runtime error, never a panic or a
+//! hang. A small heap limit, clox's frame limit and an instruction limit
+//! bound what a random program can do; the generators are seeded, so the
+//! programs are the same on every run (`LOX_FUZZ_CASES` raises the mutant
+//! count for long runs).
 
 use std::path::Path;
 
-use gc_runtime::{HeapConfig, Strategy};
-use lox::{Options, run_source};
+use gc_runtime::{Collector, Heap, HeapConfig, HeapVisitor, Strategy};
+use lox::{Options, Outcome, Vm, run_source};
 
-fn run(src: &str, s: Strategy) {
+fn run(src: &str, s: Strategy) -> Outcome {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let config = HeapConfig::default()
         .with_heap_limit(8 << 20)
         .with_nursery_bytes(256 << 10);
     run_source(s, config, src, &mut out, &mut err, Options::default())
-        .expect("a valid configuration");
+        .expect("a valid configuration")
+}
+
+struct Limited<'a>(&'a str);
+
+impl HeapVisitor for Limited<'_> {
+    type Output = Outcome;
+    fn visit<C: Collector>(self, heap: Heap<C>) -> Outcome {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let Ok(mut vm) = Vm::new(heap, &mut out, &mut err) else {
+            return Outcome::RuntimeError;
+        };
+        vm.set_instruction_limit(Some(200_000));
+        vm.interpret(self.0)
+    }
+}
+
+/// Mutants of every test program (deleted, duplicated and swapped ranges,
+/// inserted tokens, replaced bytes) on every backend, with a small heap
+/// and an instruction limit: each ends with output, a compile error or a
+/// runtime error.
+#[test]
+fn mutated_programs() {
+    const TOKENS: [&str; 12] = [
+        "while (true) {",
+        "}",
+        "fun f(a) { return f(a); }",
+        "var x = x;",
+        "\"",
+        "(",
+        ")",
+        "class A < A {}",
+        "print this;",
+        "return;",
+        "for (;;) x = x + 1;",
+        "super.x",
+    ];
+    let cases: usize = std::env::var("LOX_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let programs = programs();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let mut outcomes = [0usize; 3];
+    for i in 0..cases {
+        let mut src = programs[i % programs.len()].clone().into_bytes();
+        for _ in 0..1 + next(3) {
+            let len = src.len();
+            let (a, b) = {
+                let a = next(len + 1);
+                (a, (a + next(40)).min(len))
+            };
+            match next(5) {
+                0 => {
+                    src.drain(a..b);
+                }
+                1 => {
+                    let dup: Vec<u8> = src[a..b].to_vec();
+                    let at = next(src.len() + 1);
+                    src.splice(at..at, dup);
+                }
+                2 => {
+                    let t = TOKENS[next(TOKENS.len())].as_bytes();
+                    src.splice(a..a, t.iter().copied());
+                }
+                3 if a < len => {
+                    const BYTES: &[u8] = b"(){};.=+-*/!<>\"aZ09 \n";
+                    src[a] = BYTES[next(BYTES.len())];
+                }
+                _ => {
+                    let c = next(len + 1);
+                    let (lo, hi) = (a.min(c), a.max(c));
+                    src[lo..hi].reverse();
+                }
+            }
+        }
+        let src = String::from_utf8_lossy(&src).into_owned();
+        for s in Strategy::available() {
+            let o = s
+                .run(
+                    HeapConfig::default().with_heap_limit(8 << 20),
+                    Limited(&src),
+                )
+                .unwrap();
+            outcomes[match o {
+                Outcome::Ok => 0,
+                Outcome::CompileError => 1,
+                Outcome::RuntimeError => 2,
+            }] += 1;
+        }
+    }
+    // The mutants exercise all three endings.
+    assert!(outcomes.iter().all(|&n| n > 0), "{outcomes:?}");
+}
+
+#[test]
+fn instruction_limit_stops_an_endless_loop() {
+    for s in Strategy::available() {
+        let o = s
+            .run(HeapConfig::default(), Limited("while (true) {}"))
+            .unwrap();
+        assert_eq!(o, Outcome::RuntimeError, "{s}");
+    }
 }
 
 fn programs() -> Vec<String> {
