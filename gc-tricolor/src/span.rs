@@ -1,7 +1,7 @@
 //! Spans: the memory the tri-color collector allocates objects in.
 //!
 //! A *block* is 64 KiB of memory aligned to 64 KiB. Its first word points
-//! at the block's [`Span`] descriptor, so the span of any object is one
+//! at the block's `Span` descriptor, so the span of any object is one
 //! mask and one load away (`addr & !(BLOCK - 1)`), with no lookup table.
 //! A small-object span cuts its block into equal cells of one size class;
 //! a large object gets a block of its own (longer than 64 KiB if needed,

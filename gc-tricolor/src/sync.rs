@@ -131,7 +131,7 @@ impl SlotMirror {
 /// Deliberate bugs for the loom suite's broken twins. Each model that
 /// matters has a twin run with one of these switched on and marked
 /// `#[should_panic]`: it shows the model can catch what it targets. The
-/// switches exist only under `cfg(loom)`; normally [`faults::on`] is a
+/// switches exist only under `cfg(loom)`; normally `faults::on` is a
 /// constant `false` and compiles away.
 #[doc(hidden)]
 pub mod faults {
