@@ -235,7 +235,6 @@ struct MutatorState {
     limit: u64,
     growth: f64,
     small_max: usize,
-    cycle_started: Cell<Option<Instant>>,
     /// Set at termination: the sweep phase is open; `shared.freed` and the
     /// live bytes then.
     sweep_open: Cell<Option<(u64, u64)>>,
@@ -927,7 +926,6 @@ impl Tricolor {
         lock(&sh.ctl).marked += bytes;
         sh.phase.store(MARKING, Ordering::Release);
         sh.kick();
-        self.m.cycle_started.set(Some(t));
         let live = self.live();
         sp.record(
             Phase::MarkStart,
@@ -1202,7 +1200,6 @@ unsafe impl Collector for Tricolor {
                 small_max: config
                     .large_object_bytes
                     .min(*span::CLASS_SIZES.last().unwrap() as usize),
-                cycle_started: Cell::new(None),
                 sweep_open: Cell::new(None),
                 paced: Cell::new(0),
                 oom: Cell::new(false),
