@@ -155,7 +155,10 @@
 //!     cargo test --release -p gc-tricolor --tests
 //! ```
 //!
-//! (CI runs them with `LOOM_MAX_PREEMPTIONS=2`). Each important model has
+//! (CI runs them with `LOOM_MAX_PREEMPTIONS=2`: about 30 s. At 3, the
+//! barrier models take about 1 minute and the allocation models 2; the
+//! three-thread models of `loom_markers.rs` did not finish in 10 minutes
+//! on the 2-core reference machine.) Each important model has
 //! a broken twin that switches on one deliberate bug ([`faults`]) and must
 //! fail.
 
