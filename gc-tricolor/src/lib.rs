@@ -563,14 +563,18 @@ impl Shared {
         ret
     }
 
+    /// Sweeps one unswept span, of any class; false if none was left.
+    fn sweep_one(&self) -> bool {
+        let Some(s) = lock(&self.lists).pop_unswept_any() else {
+            return false;
+        };
+        self.sweep_span(s, None);
+        true
+    }
+
     /// Background sweeping: sweeps spans until none is left.
     fn sweep_all(&self) {
-        while self.phase.load(Ordering::Acquire) == SWEEPING {
-            let Some(s) = lock(&self.lists).pop_unswept_any() else {
-                return;
-            };
-            self.sweep_span(s, None);
-        }
+        while self.phase.load(Ordering::Acquire) == SWEEPING && self.sweep_one() {}
     }
 }
 
@@ -652,14 +656,13 @@ impl Tricolor {
             if live + cell <= self.m.limit {
                 return Ok(());
             }
-            let Some(s) = lock(&self.shared.lists).pop_unswept_any() else {
+            if !self.shared.sweep_one() {
                 return Err(AllocError::OutOfMemory {
                     requested: size,
                     limit: self.m.limit as usize,
                     in_use: live as usize,
                 });
-            };
-            self.shared.sweep_span(s, None);
+            }
         }
     }
 
@@ -779,10 +782,9 @@ impl Tricolor {
             return;
         }
         for _ in 0..n {
-            let Some(s) = lock(&self.shared.lists).pop_unswept_any() else {
+            if !self.shared.sweep_one() {
                 return;
-            };
-            self.shared.sweep_span(s, None);
+            }
         }
     }
 
@@ -793,10 +795,9 @@ impl Tricolor {
         let live_before = self.live();
         let mut n = 0;
         let done = loop {
-            let Some(s) = lock(&self.shared.lists).pop_unswept_any() else {
+            if !self.shared.sweep_one() {
                 break true;
-            };
-            self.shared.sweep_span(s, None);
+            }
             n += 1;
             if t.elapsed() >= budget {
                 break false;
@@ -816,6 +817,12 @@ impl Tricolor {
             );
         }
         done
+    }
+
+    /// Whether `bytes` is within 1/16 of the heap limit: then the mutator
+    /// finishes collector work at once instead of in bounded slices.
+    fn near_limit(&self, bytes: u64) -> bool {
+        bytes + bytes / 16 >= self.m.limit
     }
 
     /// Whether enough mutator time has passed since the last bounded
@@ -869,11 +876,7 @@ impl Tricolor {
     fn finish_sweep(&self, sp: &mut Safepoint<'_>) {
         let t = Instant::now();
         let mut n = 0;
-        while let Some(s) = {
-            let mut l = lock(&self.shared.lists);
-            l.pop_unswept_any()
-        } {
-            self.shared.sweep_span(s, None);
+        while self.shared.sweep_one() {
             n += 1;
         }
         if !fault(self.shared.faults, Fault::NoSweepWait) {
@@ -1299,7 +1302,7 @@ unsafe impl Collector for Tricolor {
                     if !self.try_terminate(sp) {
                         let live = self.m.paced.get();
                         let goal = self.m.goal.get();
-                        let near_limit = live + live / 16 >= self.m.limit;
+                        let near_limit = self.near_limit(live);
                         if near_limit || (live >= goal && self.assist_allowed()) {
                             let budget = (!near_limit).then_some(ASSIST_BUDGET);
                             if self.assist(sp, budget) {
@@ -1312,7 +1315,7 @@ unsafe impl Collector for Tricolor {
                 } else if self.m.paced.get() >= self.m.trigger.get() {
                     // Sweeping left behind is finished in bounded slices
                     // over several safepoints, not in the start pause.
-                    let near_limit = self.live() + self.live() / 16 >= self.m.limit;
+                    let near_limit = self.near_limit(self.live());
                     if near_limit || self.sweep_for(sp, SWEEP_SLICE) {
                         self.start_cycle(sp);
                     }
