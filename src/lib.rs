@@ -54,8 +54,8 @@ pub struct ReadmeDoctests;
 pub use gc_core;
 pub use gc_core::{
     AllocError, Capabilities, CollectKind, Collector, ConfigError, Gc, GcEvent, GcStats, Heap,
-    HeapConfig, HeapCounters, Mutator, NoGc, PauseSummary, Persistent, Phase, Unpacked, Value,
-    WeakHandle,
+    HeapConfig, HeapCounters, Mutator, NoGc, PauseSummary, Persistent, Phase, RootStack, Unpacked,
+    Value, WeakHandle,
 };
 pub use gc_generational::Generational;
 pub use gc_refcount::RefCount;

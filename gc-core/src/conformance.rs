@@ -602,28 +602,42 @@ pub fn persistent_handles<C: Collector>(stress: bool) {
     assert_eq!(h.persistent_count(), 0);
 }
 
-/// Values on the root stack survive (and follow moves); popping them lets
-/// them die.
+/// Values on the root stack survive (and follow moves), whether pushed one
+/// by one or through a [`crate::RootStack`] guard; popping them lets them
+/// die.
 pub fn root_stack<C: Collector>(stress: bool) {
     let mut h = heap::<C>(stress);
     let base = full(&mut h);
+    fn value<'gc, C: Collector>(m: &Mutator<'gc, C>, i: u32) -> Value<'gc> {
+        if i % 2 == 0 {
+            Value::number(f64::from(i))
+        } else {
+            m.alloc(LEAF, &[], &i.to_le_bytes()).unwrap().into()
+        }
+    }
     h.mutate(|m| {
-        for i in 0..10_000u32 {
-            let v = if i % 2 == 0 {
-                Value::number(f64::from(i))
-            } else {
-                m.alloc(LEAF, &[], &i.to_le_bytes()).unwrap().into()
-            };
-            m.stack_push(v);
+        for i in 0..5_000u32 {
+            m.stack_push(value(m, i));
         }
     });
-    for _ in 0..3 {
+    h.mutate(|m| {
+        let mut stack = m.root_stack();
+        assert_eq!(stack.len(), 5_000);
+        for i in 5_000..10_000u32 {
+            stack.push(value(m, i));
+        }
+    });
+    for round in 0..3 {
         h.mutate(|m| garbage(m, 1000));
         all_kinds(&mut h);
         h.mutate(|m| {
             assert_eq!(m.stack_len(), 10_000);
+            let guard = (round % 2 == 1).then(|| m.root_stack());
             for i in 0..10_000u32 {
-                let v = m.stack_get(i as usize);
+                let v = match &guard {
+                    Some(g) => g[i as usize],
+                    None => m.stack_get(i as usize),
+                };
                 if i % 2 == 0 {
                     assert_eq!(v.as_number(), Some(f64::from(i)));
                 } else {

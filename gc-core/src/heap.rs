@@ -80,6 +80,8 @@ pub struct Heap<C: Collector> {
     epoch: Instant,
     /// Fault injection: allocations left before one fails (0: off).
     fail_in: std::cell::Cell<u64>,
+    /// Whether a [`RootStack`] guard holds the root stack.
+    stack_taken: std::cell::Cell<bool>,
 }
 
 impl<C: Collector> Heap<C> {
@@ -101,6 +103,7 @@ impl<C: Collector> Heap<C> {
             hook: None,
             epoch: Instant::now(),
             fail_in: std::cell::Cell::new(0),
+            stack_taken: std::cell::Cell::new(false),
         })
     }
 
@@ -126,6 +129,9 @@ impl<C: Collector> Heap<C> {
 
     fn safepoint(&mut self, request: Request) {
         self.stats.safepoints += 1;
+        // A guard that was leaked (`mem::forget`) took its values with it;
+        // no guard can be alive here (`&mut self`), so the stack is free.
+        *self.stack_taken.get_mut() = false;
         {
             let c = &self.collector;
             self.roots.inner.borrow_mut().drain_released(|_, t| {
@@ -434,12 +440,61 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
     #[inline]
     #[allow(clippy::mut_from_ref)]
     fn stack(&self) -> &mut Vec<RawValue> {
+        if self.heap.stack_taken.get() {
+            stack_taken_panic()
+        }
         // SAFETY: the stack is touched only by the methods below (each of
         // which finishes with its borrow before returning and calls no
-        // embedder code) and by safepoints, which need `&mut Heap` and so
-        // cannot overlap a mutator. Mutator is !Sync (it holds a shared
-        // reference to a !Sync Heap), so there is one thread.
+        // embedder code), by a `RootStack` (which owns the vector it took
+        // out while the flag checked above is set) and by safepoints, which
+        // need `&mut Heap` and so cannot overlap a mutator. Mutator is
+        // !Sync (it holds a shared reference to a !Sync Heap), so there is
+        // one thread.
         unsafe { &mut *self.heap.stack.get() }
+    }
+
+    /// Takes the root stack out of the heap as a plain
+    /// `Vec<Value<'gc>>`, for a burst of exclusive use: an interpreter's
+    /// operand stack at the speed of a local vector (no indirection through
+    /// the heap, no borrow checks per access). Dropping the guard puts the
+    /// vector back, so its values are roots again at the next safepoint.
+    /// O(1): the vector's buffer is moved, not copied.
+    ///
+    /// While the guard lives, the `stack_*` methods panic.
+    ///
+    /// ```
+    /// use gc_core::{Heap, HeapConfig, NoGc, Value};
+    ///
+    /// let mut heap = Heap::<NoGc>::new(HeapConfig::default()).unwrap();
+    /// heap.mutate(|m| {
+    ///     let mut stack = m.root_stack();
+    ///     stack.push(Value::number(1.0));
+    ///     stack.push(Value::number(2.0));
+    ///     let b = stack.pop().unwrap().as_number().unwrap();
+    ///     assert_eq!(b, 2.0);
+    /// });
+    /// heap.mutate(|m| assert_eq!(m.stack_len(), 1));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If another `RootStack` of this heap is alive.
+    pub fn root_stack(&self) -> RootStack<'_, 'gc> {
+        let raw = std::mem::take(self.stack());
+        self.heap.stack_taken.set(true);
+        let mut raw = std::mem::ManuallyDrop::new(raw);
+        let (ptr, len, cap) = (raw.as_mut_ptr(), raw.len(), raw.capacity());
+        // SAFETY: `Value<'gc>` is `repr(transparent)` over `RawValue` (plus
+        // zero-sized markers): same size and alignment, so the buffer's
+        // allocation layout is unchanged (`Vec::from_raw_parts` rules); the
+        // first `len` elements are initialised values that were on the root
+        // stack, hence live values of this heap until the next safepoint,
+        // which cannot come before 'gc ends; `raw` is not used again.
+        let vec = unsafe { Vec::from_raw_parts(ptr.cast::<Value<'gc>>(), len, cap) };
+        RootStack {
+            vec,
+            heap: self.heap,
+        }
     }
 
     /// Pushes a value on the root stack: a cheap root for values that
@@ -489,5 +544,62 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
     #[inline]
     pub fn stack_truncate(&self, len: usize) {
         self.stack().truncate(len)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn stack_taken_panic() -> ! {
+    panic!("the root stack is taken by a RootStack guard; use the guard")
+}
+
+/// The root stack, taken out of the heap by [`Mutator::root_stack`]; it
+/// dereferences to a `Vec<Value<'gc>>`. Dropping it (also while
+/// unwinding) puts the vector back.
+pub struct RootStack<'m, 'gc> {
+    vec: Vec<Value<'gc>>,
+    heap: &'m dyn StackHome,
+}
+
+/// Where a [`RootStack`] goes back to (object-safe, so that the guard is
+/// not generic over the collector).
+trait StackHome {
+    fn put_back(&self, raw: Vec<RawValue>);
+}
+
+impl<C: Collector> StackHome for Heap<C> {
+    fn put_back(&self, raw: Vec<RawValue>) {
+        debug_assert!(self.stack_taken.get());
+        // SAFETY: the flag is set, so no `stack_*` method holds or takes a
+        // reference to the vector (they check it first), and safepoints
+        // cannot overlap a mutator; one thread (Heap is !Sync).
+        unsafe { *self.stack.get() = raw };
+        self.stack_taken.set(false);
+    }
+}
+
+impl<'gc> std::ops::Deref for RootStack<'_, 'gc> {
+    type Target = Vec<Value<'gc>>;
+    #[inline]
+    fn deref(&self) -> &Vec<Value<'gc>> {
+        &self.vec
+    }
+}
+
+impl<'gc> std::ops::DerefMut for RootStack<'_, 'gc> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Vec<Value<'gc>> {
+        &mut self.vec
+    }
+}
+
+impl Drop for RootStack<'_, '_> {
+    fn drop(&mut self) {
+        let mut vec = std::mem::ManuallyDrop::new(std::mem::take(&mut self.vec));
+        let (ptr, len, cap) = (vec.as_mut_ptr(), vec.len(), vec.capacity());
+        // SAFETY: the reverse of `Mutator::root_stack`: same layout, and
+        // `vec` is not used again.
+        let raw = unsafe { Vec::from_raw_parts(ptr.cast::<RawValue>(), len, cap) };
+        self.heap.put_back(raw);
     }
 }

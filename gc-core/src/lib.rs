@@ -87,7 +87,7 @@ pub mod value;
 pub use collector::{Capabilities, CollectKind, Collector, PauseInfo, Request, Safepoint};
 pub use config::{AllocError, ConfigError, HeapConfig};
 pub use handles::{Persistent, WeakHandle};
-pub use heap::{Heap, Mutator};
+pub use heap::{Heap, Mutator, RootStack};
 pub use nogc::NoGc;
 pub use object::{ObjPtr, RawValue, SlotInit};
 pub use stats::{GcEvent, GcStats, HeapCounters, PauseHistogram, PauseSummary, Phase};
