@@ -609,7 +609,7 @@ pub fn root_stack<C: Collector>(stress: bool) {
     let mut h = heap::<C>(stress);
     let base = full(&mut h);
     fn value<'gc, C: Collector>(m: &Mutator<'gc, C>, i: u32) -> Value<'gc> {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             Value::number(f64::from(i))
         } else {
             m.alloc(LEAF, &[], &i.to_le_bytes()).unwrap().into()
