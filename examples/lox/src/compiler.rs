@@ -6,6 +6,7 @@
 //! function is returned, and no safepoint happens in between.
 
 use gc_runtime::{AllocError, Collector, Gc, Mutator, Value};
+use hashbrown::HashMap;
 
 use crate::object::{FUNCTION, Interner, fn_bytes};
 use crate::scanner::{Scanner, T, Token};
@@ -50,6 +51,54 @@ pub mod op {
     pub const CLASS: u8 = 34;
     pub const INHERIT: u8 = 35;
     pub const METHOD: u8 = 36;
+}
+
+/// The global variables' names, each bound to a slot of the VM's globals
+/// array. The compiler resolves a global name to its slot once, and
+/// `GET_GLOBAL` / `SET_GLOBAL` index the array where clox probes a hash
+/// table by name. The observable behaviour is clox's: globals are still
+/// late-bound (a slot holds the VM's "undefined" marker until its
+/// `DEFINE_GLOBAL` runs, and reading it is "Undefined variable"), and each
+/// access still spends one constant (a number: the slot) where clox spends
+/// one on the name, so "Too many constants in one chunk." comes at the
+/// same point. Names persist across REPL lines.
+#[derive(Default)]
+pub struct Globals {
+    names: Vec<String>,
+    slots: HashMap<String, usize>,
+}
+
+impl Globals {
+    /// The slot of `name`, assigned now if it has none yet.
+    pub fn slot(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.slots.get(name) {
+            return i;
+        }
+        let i = self.names.len();
+        self.names.push(name.to_owned());
+        self.slots.insert(name.to_owned(), i);
+        i
+    }
+
+    /// The slot of `name`, if it has one.
+    pub fn lookup(&self, name: &str) -> Option<usize> {
+        self.slots.get(name).copied()
+    }
+
+    /// The name bound to `slot`.
+    pub fn name(&self, slot: usize) -> &str {
+        self.names.get(slot).map_or("?", String::as_str)
+    }
+
+    /// Number of slots assigned.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no slot is assigned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
 }
 
 /// Why compilation failed.
@@ -126,6 +175,7 @@ struct Class {
 struct Compiler<'s, 'gc, 'm, C: Collector> {
     m: &'m Mutator<'gc, C>,
     interner: &'m mut Interner,
+    globals: &'m mut Globals,
     scanner: Scanner<'s>,
     cur: Token<'s>,
     prev: Token<'s>,
@@ -140,6 +190,7 @@ struct Compiler<'s, 'gc, 'm, C: Collector> {
 pub fn compile<'gc, C: Collector>(
     m: &Mutator<'gc, C>,
     interner: &mut Interner,
+    globals: &mut Globals,
     source: &str,
 ) -> Result<Gc<'gc>, CompileError> {
     let eof = Token {
@@ -150,6 +201,7 @@ pub fn compile<'gc, C: Collector>(
     let mut c = Compiler {
         m,
         interner,
+        globals,
         scanner: Scanner::new(source),
         cur: eof,
         prev: eof,
@@ -412,7 +464,14 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
         if self.f().depth > 0 {
             return 0;
         }
+        self.globals.slot(self.prev.text);
         self.identifier_constant(self.prev.text)
+    }
+
+    /// The constant for a global variable access: its slot, as a number.
+    fn global_constant(&mut self, name: &str) -> u8 {
+        let slot = self.globals.slot(name);
+        self.make_constant(Value::number(slot as f64))
     }
 
     fn mark_initialized(&mut self) {
@@ -510,6 +569,9 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
         self.consume(T::Identifier, "Expect class name.");
         let class_name = self.prev;
         let name = self.identifier_constant(class_name.text);
+        if self.f().depth == 0 {
+            self.globals.slot(class_name.text);
+        }
         self.declare_variable();
         self.emit2(op::CLASS, name);
         self.define_variable(name);
@@ -868,7 +930,7 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
         } else if let Some(i) = self.resolve_upvalue(fi, name.text) {
             (op::GET_UPVALUE, op::SET_UPVALUE, i)
         } else {
-            let c = self.identifier_constant(name.text);
+            let c = self.global_constant(name.text);
             (op::GET_GLOBAL, op::SET_GLOBAL, c)
         };
         if can_assign && self.matches(T::Equal) {

@@ -7,12 +7,14 @@
 //! | `CLOSURE` | function, then its upvalues | none |
 //! | `UPVALUE` | value (closed) or stack index (open), next open upvalue, open flag | none |
 //! | `CLASS` | name, methods table | none |
-//! | `INSTANCE` | class, fields table | none |
+//! | `INSTANCE` | class, fields table (nil until the first field is set) | none |
 //! | `BOUND` | receiver, method closure | none |
 //! | `NATIVE` | name | native id |
 //! | `TABLE` | count, then key/value pairs | none |
-//! | `ROOT` | globals table, open upvalues, "init" string, frames | none |
+//! | `ROOT` | globals, open upvalues, "init" string, frames, undefined marker | none |
 //! | `FRAMES` | the closure of each call frame | none |
+//! | `GLOBALS` | the global variables, by slot ([`crate::compiler::Globals`]); the undefined marker in slots not yet defined | none |
+//! | `UNDEF` | none (the one marker object) | none |
 //!
 //! Tables are open-addressing hash maps (clox's `table.c`) keyed by
 //! interned strings, compared by identity, hashed by the hash stored in
@@ -37,12 +39,15 @@ pub const NATIVE: u16 = 8;
 pub const TABLE: u16 = 9;
 pub const ROOT: u16 = 10;
 pub const FRAMES: u16 = 11;
+pub const GLOBALS: u16 = 12;
+pub const UNDEF: u16 = 13;
 
 /// Slots of the VM root object.
 pub const ROOT_GLOBALS: usize = 0;
 pub const ROOT_OPEN_UPVALUES: usize = 1;
 pub const ROOT_INIT: usize = 2;
 pub const ROOT_FRAMES: usize = 3;
+pub const ROOT_UNDEF: usize = 4;
 
 /// Most call frames (clox's FRAMES_MAX).
 pub const FRAMES_MAX: usize = 64;
@@ -152,8 +157,8 @@ pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
     t.get(1 + 2 * i).as_gc().map(|_| t.get(2 + 2 * i))
 }
 
-/// Sets `key` in the table stored in `owner`'s slot `slot`; returns whether
-/// the key is new.
+/// Sets `key` in the table stored in `owner`'s slot `slot` (made there if
+/// the slot is nil); returns whether the key is new.
 pub fn table_set<'gc, C: Collector>(
     m: &Mutator<'gc, C>,
     owner: Gc<'gc>,
@@ -161,7 +166,14 @@ pub fn table_set<'gc, C: Collector>(
     key: Gc<'gc>,
     value: Value<'gc>,
 ) -> R<bool> {
-    let mut t = owner.get(slot).as_gc().expect("owner holds a table");
+    let mut t = match owner.get(slot).as_gc() {
+        Some(t) => t,
+        None => {
+            let t = new_table(m, 8)?;
+            m.set(owner, slot, t.into());
+            t
+        }
+    };
     let count = t.get(0).as_number().unwrap_or(0.0) as usize;
     if (count + 1) * 4 > capacity(t) * 3 {
         t = grow(m, t)?;
@@ -241,7 +253,7 @@ impl FnInfo<'_> {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub fn fn_info(f: Gc<'_>) -> FnInfo<'_> {
     let b = f.bytes();
     let n = u32::from_le_bytes([b[2], b[3], b[4], b[5]]) as usize;

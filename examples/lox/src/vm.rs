@@ -1,12 +1,29 @@
 //! The bytecode VM (clox's `vm.c`), generic over the collector.
 //!
+//! # State and safepoints
+//!
 //! All VM state that lives across safepoints is in the heap: the operand
 //! stack is the heap's root stack, and a `ROOT` object (held by a
-//! `Persistent`) holds the globals, the open upvalues and the closure of
-//! every call frame. Rust-side the VM keeps only integers (each frame's
-//! instruction pointer and stack base). It runs in bursts: each `mutate`
-//! call executes instructions until a fuel budget is spent or the heap asks
-//! for a safepoint (`should_yield`), so long-running scripts collect.
+//! `Persistent`) holds the globals array, the open upvalues and the
+//! closure of every call frame. Rust-side the VM keeps only integers
+//! (each frame's instruction pointer and stack base) and the global names.
+//!
+//! It runs in bursts: each `mutate` call executes instructions until a
+//! fuel budget is spent or the heap asks for a safepoint (`should_yield`,
+//! polled every [`POLL`] instructions), so long-running scripts collect.
+//!
+//! # A burst
+//!
+//! A burst takes the root stack out of the heap as a local vector
+//! ([`gc_runtime::RootStack`]) and rebuilds the call frames as branded
+//! `CallFrame`s (closure, function, code slice, ip, base) from the
+//! `FRAMES` object. The dispatch loop then keeps the current frame's code,
+//! ip and base in locals, as clox keeps them in registers, and touches the
+//! heap only for objects. When the burst ends (yield, error, out of
+//! memory) the frames are written back: ips and bases to the Rust side,
+//! closures into `FRAMES` (only those that changed, through the barrier),
+//! and the guard puts the stack back, so that every value is a root again
+//! at the safepoint.
 //!
 //! Every instruction allocates before it changes the stack, so one that
 //! fails for lack of memory can be retried after a full collection; if it
@@ -19,13 +36,19 @@ use gc_runtime::{
     AllocError, CollectKind, Collector, Gc, Heap, Mutator, Persistent, Unpacked, Value,
 };
 
-use crate::compiler::{CompileError, compile, op};
+use gc_runtime::gc_core::RawValue;
+
+use crate::compiler::{CompileError, Globals, compile, op};
 use crate::object::*;
 
 /// Instructions per burst before the VM returns to a safepoint anyway.
 const FUEL: u32 = 100_000;
 /// The same in stress mode.
 const STRESS_FUEL: u32 = 997;
+/// Free stack slots a burst starts with (the window doubles when full).
+const HEADROOM: usize = 256;
+/// Instructions between two polls of `should_yield` (and of the fuel).
+const POLL: u32 = 1024;
 
 struct Frame {
     ip: usize,
@@ -55,16 +78,13 @@ pub struct Vm<'io, C: Collector> {
     heap: Heap<C>,
     root: Persistent,
     interner: Interner,
+    globals: Globals,
     frames: Vec<Frame>,
     out: &'io mut dyn Write,
     err: &'io mut dyn Write,
     start: Instant,
     /// Instructions left, if limited ([`Vm::set_instruction_limit`]).
     budget: Option<u64>,
-}
-
-fn runtime<T>(msg: String) -> Result<T, Step> {
-    Err(Step::Error(msg))
 }
 
 impl<'io, C: Collector> Vm<'io, C> {
@@ -75,24 +95,33 @@ impl<'io, C: Collector> Vm<'io, C> {
         err: &'io mut dyn Write,
     ) -> Result<Self, AllocError> {
         let mut interner = Interner::default();
+        let mut globals = Globals::default();
         let root = heap.mutate(|m| -> Result<Persistent, AllocError> {
-            let globals = new_table(m, 8)?;
+            let undef = m.alloc(UNDEF, &[], &[])?;
+            let array = m.alloc_filled(GLOBALS, 8, undef.into(), &[])?;
             let init = interner.intern(m, "init")?;
             let frames = m.alloc_filled(FRAMES, FRAMES_MAX, Value::NIL, &[])?;
-            let root = m.alloc(
-                ROOT,
-                &[globals.into(), Value::NIL, init.into(), frames.into()],
-                &[],
-            )?;
             let clock_name = interner.intern(m, "clock")?;
             let clock = m.alloc(NATIVE, &[clock_name.into()], &[0])?;
-            table_set(m, root, ROOT_GLOBALS, clock_name, clock.into())?;
+            m.set(array, globals.slot("clock"), clock.into());
+            let root = m.alloc(
+                ROOT,
+                &[
+                    array.into(),
+                    Value::NIL,
+                    init.into(),
+                    frames.into(),
+                    undef.into(),
+                ],
+                &[],
+            )?;
             Ok(m.persist(root))
         })?;
         Ok(Vm {
             heap,
             root,
             interner,
+            globals,
             frames: Vec::new(),
             out,
             err,
@@ -121,18 +150,22 @@ impl<'io, C: Collector> Vm<'io, C> {
 
     /// Compiles and runs `source`; globals persist between calls (REPL).
     pub fn interpret(&mut self, source: &str) -> Outcome {
-        let interner = &mut self.interner;
-        let compiled = self.heap.mutate(|m| -> Result<(), CompileError> {
-            let f = compile(m, interner, source)?;
+        let Vm {
+            heap,
+            root,
+            interner,
+            globals,
+            ..
+        } = self;
+        let compiled = heap.mutate(|m| -> Result<(), CompileError> {
+            let f = compile(m, interner, globals, source)?;
+            let root = m.fetch(root);
+            grow_globals(m, root, globals.len()).map_err(CompileError::Memory)?;
             let closure = m
                 .alloc(CLOSURE, &[f.into()], &[])
                 .map_err(CompileError::Memory)?;
             m.stack_push(closure.into());
-            let frames = m
-                .fetch(&self.root)
-                .get(ROOT_FRAMES)
-                .as_gc()
-                .expect("frames");
+            let frames = root.get(ROOT_FRAMES).as_gc().expect("frames");
             m.set(frames, 0, closure.into());
             Ok(())
         });
@@ -158,6 +191,7 @@ impl<'io, C: Collector> Vm<'io, C> {
                     heap,
                     root,
                     interner,
+                    globals,
                     frames,
                     out,
                     start,
@@ -165,18 +199,18 @@ impl<'io, C: Collector> Vm<'io, C> {
                     ..
                 } = self;
                 heap.mutate(|m| {
+                    let root = m.fetch(root);
                     let mut b = Burst {
                         m,
-                        root: m.fetch(root),
+                        root,
+                        globals: root.get(ROOT_GLOBALS).as_gc().expect("globals"),
+                        undef: root.get(ROOT_UNDEF).raw(),
                         interner,
-                        frames,
+                        names: globals,
                         out: &mut **out,
                         start: *start,
-                        budget,
                     };
-                    match b.run() {
-                        Ok(s) | Err(s) => s,
-                    }
+                    b.run(frames, budget)
                 })
             };
             match step {
@@ -233,135 +267,223 @@ impl<'io, C: Collector> Vm<'io, C> {
     }
 }
 
+/// Makes the globals array at least `n` slots long (new slots hold the
+/// undefined marker).
+fn grow_globals<'gc, C: Collector>(
+    m: &Mutator<'gc, C>,
+    root: Gc<'gc>,
+    n: usize,
+) -> Result<(), AllocError> {
+    let old = root.get(ROOT_GLOBALS).as_gc().expect("globals");
+    if old.len() >= n {
+        return Ok(());
+    }
+    let undef = root.get(ROOT_UNDEF);
+    let new = m.alloc_filled(GLOBALS, n.max(2 * old.len()), undef, &[])?;
+    for i in 0..old.len() {
+        m.set(new, i, old.get(i));
+    }
+    m.set(root, ROOT_GLOBALS, new.into());
+    Ok(())
+}
+
+/// A call frame inside a burst: the closure with its function and code
+/// looked up once, where the Rust-side `Frame` keeps only integers.
+struct CallFrame<'gc> {
+    closure: Gc<'gc>,
+    function: Gc<'gc>,
+    code: &'gc [u8],
+    ip: usize,
+    base: usize,
+}
+
+impl<'gc> CallFrame<'gc> {
+    #[inline(always)]
+    fn new(closure: Gc<'gc>, ip: usize, base: usize) -> Self {
+        let function = closure.get(0).as_gc().expect("closure function");
+        CallFrame {
+            closure,
+            function,
+            code: fn_info(function).code,
+            ip,
+            base,
+        }
+    }
+}
+
 /// The VM inside one `mutate` call.
 struct Burst<'a, 'gc, C: Collector> {
     m: &'a Mutator<'gc, C>,
     root: Gc<'gc>,
+    /// The globals array (it only changes when a script is compiled).
+    globals: Gc<'gc>,
+    /// The undefined marker, as stored in the globals array.
+    undef: RawValue,
     interner: &'a mut Interner,
-    frames: &'a mut Vec<Frame>,
+    names: &'a Globals,
     out: &'a mut dyn Write,
     start: Instant,
-    budget: &'a mut Option<u64>,
 }
 
-fn oom(e: AllocError) -> Step {
-    Step::Oom(e)
+type Stack<'gc> = Vec<Value<'gc>>;
+
+/// The message of a failed `table_get` on a method.
+fn undefined_property(name: Gc<'_>) -> Step {
+    Step::Error(format!("Undefined property '{}'.", str_text(name)))
 }
 
 impl<'gc, C: Collector> Burst<'_, 'gc, C> {
-    #[inline]
-    fn peek(&self, distance: usize) -> Value<'gc> {
-        self.m.stack_get(self.m.stack_len() - 1 - distance)
+    /// Runs one burst: rebuilds the frames, executes, writes them back.
+    fn run(&mut self, frames: &mut Vec<Frame>, budget: &mut Option<u64>) -> Step {
+        let fa = self.root.get(ROOT_FRAMES).as_gc().expect("frames");
+        let mut cfs: Vec<CallFrame<'gc>> = Vec::with_capacity(FRAMES_MAX);
+        for (i, f) in frames.iter().enumerate() {
+            let closure = fa.get(i).as_gc().expect("frame closure");
+            cfs.push(CallFrame::new(closure, f.ip, f.base));
+        }
+        // In stress mode, return to a safepoint (and so collect) far more
+        // often, but in proportion to the live heap, so that a program with
+        // a big heap does not spend its life in full collections.
+        let mut fuel = if self.m.config().stress {
+            STRESS_FUEL + (self.m.counters().live_bytes / 32).min(u64::from(FUEL)) as u32
+        } else {
+            FUEL
+        };
+        if let Some(b) = *budget {
+            if b == 0 {
+                return Step::Error("Instruction limit exceeded.".into());
+            }
+            fuel = fuel.min(b.min(u64::from(u32::MAX)) as u32);
+        }
+        let mut stack = self.m.root_stack();
+        let (step, executed) = self.exec(&mut stack, &mut cfs, fuel);
+        drop(stack);
+        if let Some(b) = budget.as_mut() {
+            *b = b.saturating_sub(u64::from(executed));
+        }
+        frames.clear();
+        for (i, f) in cfs.iter().enumerate() {
+            if fa.get(i).as_gc() != Some(f.closure) {
+                self.m.set(fa, i, f.closure.into());
+            }
+            frames.push(Frame {
+                ip: f.ip,
+                base: f.base,
+            });
+        }
+        step
     }
 
-    #[inline]
-    fn pop(&self) -> Value<'gc> {
-        self.m.stack_pop().expect("stack underflow")
-    }
-
-    #[inline]
-    fn push(&self, v: Value<'gc>) {
-        self.m.stack_push(v)
-    }
-
-    #[inline]
-    fn frames_arr(&self) -> Gc<'gc> {
-        self.root.get(ROOT_FRAMES).as_gc().expect("frames")
-    }
-
-    #[inline]
-    fn globals(&self) -> Gc<'gc> {
-        self.root.get(ROOT_GLOBALS).as_gc().expect("globals")
-    }
-
-    #[inline]
-    fn call(&mut self, closure: Gc<'gc>, argc: usize) -> Result<(), Step> {
-        let function = closure.get(0).as_gc().expect("closure function");
-        let arity = usize::from(function.bytes()[0]);
+    /// Pushes a frame for `closure` called with `argc` arguments.
+    #[inline(always)]
+    fn call(
+        &self,
+        frames: &mut Vec<CallFrame<'gc>>,
+        stack_len: usize,
+        closure: Gc<'gc>,
+        argc: usize,
+    ) -> Result<(), Step> {
+        let frame = CallFrame::new(closure, 0, stack_len - argc - 1);
+        let arity = usize::from(frame.function.bytes()[0]);
         if argc != arity {
-            return runtime(format!("Expected {arity} arguments but got {argc}."));
+            return Err(Step::Error(format!(
+                "Expected {arity} arguments but got {argc}."
+            )));
         }
-        if self.frames.len() == FRAMES_MAX {
-            return runtime("Stack overflow.".into());
+        if frames.len() == FRAMES_MAX {
+            return Err(Step::Error("Stack overflow.".into()));
         }
-        let depth = self.frames.len();
-        self.m.set(self.frames_arr(), depth, closure.into());
-        self.frames.push(Frame {
-            ip: 0,
-            base: self.m.stack_len() - argc - 1,
-        });
+        frames.push(frame);
         Ok(())
     }
 
-    #[inline]
-    fn call_value(&mut self, callee: Value<'gc>, argc: usize) -> Result<(), Step> {
+    #[inline(always)]
+    fn call_value(
+        &mut self,
+        slots: &mut [Value<'gc>],
+        sp: &mut usize,
+        frames: &mut Vec<CallFrame<'gc>>,
+        callee: Value<'gc>,
+        argc: usize,
+    ) -> Result<(), Step> {
         if let Some(g) = callee.as_gc() {
+            let slot = *sp - argc - 1;
             match g.kind() {
-                CLOSURE => return self.call(g, argc),
+                CLOSURE => return self.call(frames, *sp, g, argc),
                 BOUND => {
-                    let slot = self.m.stack_len() - argc - 1;
-                    self.m.stack_set(slot, g.get(0));
-                    return self.call(g.get(1).as_gc().expect("method"), argc);
+                    slots[slot] = g.get(0);
+                    let method = g.get(1).as_gc().expect("method");
+                    return self.call(frames, *sp, method, argc);
                 }
                 CLASS => {
-                    let fields = new_table(self.m, 0).map_err(oom)?;
                     let inst = self
                         .m
-                        .alloc(INSTANCE, &[g.into(), fields.into()], &[])
-                        .map_err(oom)?;
-                    let slot = self.m.stack_len() - argc - 1;
-                    self.m.stack_set(slot, inst.into());
+                        .alloc(INSTANCE, &[g.into(), Value::NIL], &[])
+                        .map_err(Step::Oom)?;
+                    slots[slot] = inst.into();
                     let init = self.root.get(ROOT_INIT).as_gc().expect("init string");
                     let methods = g.get(1).as_gc().expect("methods");
                     return match table_get(methods, init) {
-                        Some(i) => self.call(i.as_gc().expect("initializer"), argc),
-                        None if argc != 0 => {
-                            runtime(format!("Expected 0 arguments but got {argc}."))
+                        Some(i) => {
+                            let init = i.as_gc().expect("initializer");
+                            self.call(frames, *sp, init, argc)
                         }
+                        None if argc != 0 => Err(Step::Error(format!(
+                            "Expected 0 arguments but got {argc}."
+                        ))),
                         None => Ok(()),
                     };
                 }
                 NATIVE => {
                     let v = Value::number(self.start.elapsed().as_secs_f64());
-                    let top = self.m.stack_len() - argc - 1;
-                    self.m.stack_truncate(top);
-                    self.push(v);
+                    slots[slot] = v;
+                    *sp = slot + 1;
                     return Ok(());
                 }
                 _ => {}
             }
         }
-        runtime("Can only call functions and classes.".into())
+        Err(Step::Error("Can only call functions and classes.".into()))
     }
 
     fn invoke_from_class(
         &mut self,
+        sp: usize,
+        frames: &mut Vec<CallFrame<'gc>>,
         class: Gc<'gc>,
         name: Gc<'gc>,
         argc: usize,
     ) -> Result<(), Step> {
         let methods = class.get(1).as_gc().expect("methods");
         match table_get(methods, name) {
-            Some(m) => self.call(m.as_gc().expect("method"), argc),
-            None => runtime(format!("Undefined property '{}'.", str_text(name))),
+            Some(m) => self.call(frames, sp, m.as_gc().expect("method"), argc),
+            None => Err(undefined_property(name)),
         }
     }
 
-    fn bind_method(&mut self, class: Gc<'gc>, name: Gc<'gc>) -> Result<(), Step> {
+    /// Replaces the receiver on top of the stack by `class`'s method
+    /// `name` bound to it.
+    fn bind_method(
+        &mut self,
+        slots: &mut [Value<'gc>],
+        sp: usize,
+        class: Gc<'gc>,
+        name: Gc<'gc>,
+    ) -> Result<(), Step> {
         let methods = class.get(1).as_gc().expect("methods");
         let Some(method) = table_get(methods, name) else {
-            return runtime(format!("Undefined property '{}'.", str_text(name)));
+            return Err(undefined_property(name));
         };
+        let top = &mut slots[sp - 1];
         let bound = self
             .m
-            .alloc(BOUND, &[self.peek(0), method], &[])
-            .map_err(oom)?;
-        self.pop();
-        self.push(bound.into());
+            .alloc(BOUND, &[*top, method], &[])
+            .map_err(Step::Oom)?;
+        *top = bound.into();
         Ok(())
     }
 
-    fn capture_upvalue(&mut self, index: usize) -> Result<Gc<'gc>, Step> {
+    fn capture_upvalue(&mut self, index: usize) -> Result<Gc<'gc>, AllocError> {
         let mut prev: Option<Gc<'gc>> = None;
         let mut up = self.root.get(ROOT_OPEN_UPVALUES).as_gc();
         while let Some(u) = up {
@@ -375,18 +497,15 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             prev = Some(u);
             up = u.get(1).as_gc();
         }
-        let new = self
-            .m
-            .alloc(
-                UPVALUE,
-                &[
-                    Value::number(index as f64),
-                    up.map_or(Value::NIL, Value::from),
-                    Value::bool(true),
-                ],
-                &[],
-            )
-            .map_err(oom)?;
+        let new = self.m.alloc(
+            UPVALUE,
+            &[
+                Value::number(index as f64),
+                up.map_or(Value::NIL, Value::from),
+                Value::bool(true),
+            ],
+            &[],
+        )?;
         match prev {
             None => self.m.set(self.root, ROOT_OPEN_UPVALUES, new.into()),
             Some(p) => self.m.set(p, 1, new.into()),
@@ -395,21 +514,21 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     }
 
     #[inline]
-    fn close_upvalues(&mut self, last: usize) {
+    fn close_upvalues(&mut self, slots: &[Value<'gc>], last: usize) {
         if self.root.get(ROOT_OPEN_UPVALUES).is_nil() {
             return;
         }
-        self.close_upvalues_slow(last)
+        self.close_upvalues_slow(slots, last)
     }
 
     #[inline(never)]
-    fn close_upvalues_slow(&mut self, last: usize) {
+    fn close_upvalues_slow(&mut self, slots: &[Value<'gc>], last: usize) {
         while let Some(u) = self.root.get(ROOT_OPEN_UPVALUES).as_gc() {
             let i = u.get(0).as_number().expect("open index") as usize;
             if i < last {
                 break;
             }
-            self.m.set(u, 0, self.m.stack_get(i));
+            self.m.set(u, 0, slots[i]);
             self.m.set(u, 2, Value::bool(false));
             let next = u.get(1);
             self.m.set(u, 1, Value::NIL);
@@ -417,54 +536,52 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         }
     }
 
+    /// The global in `slot`, or the "Undefined variable" error.
     #[inline]
-    fn upvalue_get(&self, u: Gc<'gc>) -> Value<'gc> {
-        if u.get(2).as_bool() == Some(true) {
-            self.m
-                .stack_get(u.get(0).as_number().expect("open index") as usize)
-        } else {
-            u.get(0)
+    fn global(&self, slot: usize) -> Result<Value<'gc>, Step> {
+        let v = self.globals.get(slot);
+        if v.raw() == self.undef {
+            return Err(Step::Error(format!(
+                "Undefined variable '{}'.",
+                self.names.name(slot)
+            )));
         }
+        Ok(v)
     }
 
-    #[inline]
-    fn upvalue_set(&self, u: Gc<'gc>, v: Value<'gc>) {
-        if u.get(2).as_bool() == Some(true) {
-            self.m
-                .stack_set(u.get(0).as_number().expect("open index") as usize, v)
-        } else {
-            self.m.set(u, 0, v)
+    /// Executes up to `fuel` instructions; returns how the burst ended and
+    /// how many instructions it executed. The current frame's ip is saved
+    /// in `frames` on every way out.
+    fn exec(
+        &mut self,
+        stack: &mut Stack<'gc>,
+        frames: &mut Vec<CallFrame<'gc>>,
+        fuel: u32,
+    ) -> (Step, u32) {
+        let m = self.m;
+        // The stack as a window with headroom: `slots[..sp]` are the
+        // values, `slots[sp..]` nil. The top index lives in a register,
+        // where a `Vec`'s length would be reloaded after every store.
+        let mut sp = stack.len();
+        stack.resize(sp + HEADROOM, Value::NIL);
+        let mut slots: &mut [Value<'gc>] = &mut stack[..];
+        // Instructions left in this poll window, and after it.
+        let mut tick = POLL.min(fuel);
+        let mut rest = fuel - tick;
+        macro_rules! executed {
+            () => {
+                fuel - rest - tick
+            };
         }
-    }
-
-    #[inline]
-    fn numbers(&self) -> Option<(f64, f64)> {
-        Some((self.peek(1).as_number()?, self.peek(0).as_number()?))
-    }
-
-    fn run(&mut self) -> Result<Step, Step> {
-        // In stress mode, return to a safepoint (and so collect) far more
-        // often, but in proportion to the live heap, so that a program with
-        // a big heap does not spend its life in full collections.
-        let mut fuel = if self.m.config().stress {
-            STRESS_FUEL + (self.m.counters().live_bytes / 32).min(u64::from(FUEL)) as u32
-        } else {
-            FUEL
-        };
-        if let Some(b) = *self.budget {
-            if b == 0 {
-                return Err(Step::Error("Instruction limit exceeded.".into()));
-            }
-            fuel = fuel.min(b.min(u64::from(u32::MAX)) as u32);
-        }
-        let fuel0 = fuel;
-        loop {
-            let fi = self.frames.len() - 1;
-            let closure = self.frames_arr().get(fi).as_gc().expect("frame closure");
-            let function = closure.get(0).as_gc().expect("closure function");
-            let code = fn_info(function).code;
-            let base = self.frames[fi].base;
-            let mut ip = self.frames[fi].ip;
+        'frame: loop {
+            let fi = frames.len() - 1;
+            let CallFrame {
+                closure,
+                function,
+                code,
+                base,
+                mut ip,
+            } = frames[fi];
             macro_rules! byte {
                 () => {{
                     ip += 1;
@@ -487,164 +604,206 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     constant!().as_gc().expect("string constant")
                 };
             }
+            macro_rules! global_slot {
+                () => {
+                    constant!().as_number().expect("global slot") as usize
+                };
+            }
             // Saves the frame's ip, for calls, errors and yields.
             macro_rules! save {
                 () => {
-                    self.frames[fi].ip = ip
+                    frames[fi].ip = ip
                 };
             }
-            macro_rules! fail {
-                ($($t:tt)*) => {{
-                    save!();
-                    return Err(Step::Error(format!($($t)*)));
+            macro_rules! leave {
+                ($step:expr) => {{
+                    stack.truncate(sp);
+                    return ($step, executed!());
                 }};
             }
-            macro_rules! alloc {
+            macro_rules! out {
+                ($step:expr) => {{
+                    save!();
+                    leave!($step)
+                }};
+            }
+            macro_rules! fail {
+                ($($t:tt)*) => {
+                    out!(Step::Error(format!($($t)*)))
+                };
+            }
+            // An error from a helper; out of memory retries the
+            // instruction from `start` after a collection.
+            macro_rules! check {
                 ($e:expr, $start:expr) => {
                     match $e {
                         Ok(v) => v,
-                        Err(e) => {
-                            // Not executed: retry after a collection.
-                            self.frames[fi].ip = $start;
-                            return Err(Step::Oom(e));
+                        Err(Step::Oom(e)) => {
+                            frames[fi].ip = $start;
+                            leave!(Step::Oom(e))
                         }
+                        Err(e) => out!(e),
                     }
+                };
+            }
+            macro_rules! alloc {
+                ($e:expr, $start:expr) => {
+                    check!($e.map_err(Step::Oom), $start)
+                };
+            }
+            macro_rules! push {
+                ($v:expr) => {{
+                    let v = $v;
+                    if sp == slots.len() {
+                        let w = slots.len();
+                        stack.resize(2 * w, Value::NIL);
+                        slots = &mut stack[..];
+                    }
+                    slots[sp] = v;
+                    sp += 1;
+                }};
+            }
+            macro_rules! pop {
+                () => {{
+                    sp -= 1;
+                    slots[sp]
+                }};
+            }
+            macro_rules! top {
+                () => {
+                    &mut slots[sp - 1]
+                };
+            }
+            macro_rules! peek {
+                ($d:expr) => {
+                    slots[sp - 1 - $d]
                 };
             }
             macro_rules! binary {
                 ($op:tt, $wrap:expr) => {{
-                    let Some((a, b)) = self.numbers() else {
-                        fail!("Operands must be numbers.")
-                    };
-                    self.pop();
-                    self.pop();
-                    self.push($wrap(a $op b));
+                    let b = pop!();
+                    let a = top!();
+                    match (a.as_number(), b.as_number()) {
+                        (Some(x), Some(y)) => *a = $wrap(x $op y),
+                        _ => fail!("Operands must be numbers."),
+                    }
                 }};
             }
             loop {
-                fuel -= 1;
-                if fuel == 0 || (fuel.is_multiple_of(1024) && self.m.should_yield()) {
-                    save!();
-                    if let Some(b) = self.budget.as_mut() {
-                        *b = b.saturating_sub(u64::from(fuel0 - fuel));
+                tick -= 1;
+                if tick == 0 {
+                    if rest == 0 || m.should_yield() {
+                        out!(Step::Yield);
                     }
-                    return Ok(Step::Yield);
+                    tick = POLL.min(rest);
+                    rest -= tick;
                 }
                 let start = ip;
                 match byte!() {
                     op::CONSTANT => {
                         let c = constant!();
-                        self.push(c)
+                        push!(c)
                     }
-                    op::NIL => self.push(Value::NIL),
-                    op::TRUE => self.push(Value::bool(true)),
-                    op::FALSE => self.push(Value::bool(false)),
+                    op::NIL => push!(Value::NIL),
+                    op::TRUE => push!(Value::bool(true)),
+                    op::FALSE => push!(Value::bool(false)),
                     op::POP => {
-                        self.pop();
+                        pop!();
                     }
                     op::GET_LOCAL => {
-                        let s = usize::from(byte!());
-                        self.push(self.m.stack_get(base + s));
+                        let v = slots[base + usize::from(byte!())];
+                        push!(v);
                     }
                     op::SET_LOCAL => {
-                        let s = usize::from(byte!());
-                        self.m.stack_set(base + s, self.peek(0));
+                        let s = base + usize::from(byte!());
+                        slots[s] = peek!(0);
                     }
                     op::GET_GLOBAL => {
-                        let name = string!();
-                        match table_get(self.globals(), name) {
-                            Some(v) => self.push(v),
-                            None => fail!("Undefined variable '{}'.", str_text(name)),
-                        }
+                        let v = check!(self.global(global_slot!()), start);
+                        push!(v);
                     }
                     op::DEFINE_GLOBAL => {
                         let name = string!();
-                        alloc!(
-                            table_set(self.m, self.root, ROOT_GLOBALS, name, self.peek(0)),
-                            start
-                        );
-                        self.pop();
+                        let slot = self
+                            .names
+                            .lookup(str_text(name))
+                            .expect("the compiler gives every global a slot");
+                        m.set(self.globals, slot, pop!());
                     }
                     op::SET_GLOBAL => {
-                        let name = string!();
-                        if table_get(self.globals(), name).is_none() {
-                            fail!("Undefined variable '{}'.", str_text(name));
-                        }
-                        alloc!(
-                            table_set(self.m, self.root, ROOT_GLOBALS, name, self.peek(0)),
-                            start
-                        );
+                        let slot = global_slot!();
+                        check!(self.global(slot), start);
+                        m.set(self.globals, slot, peek!(0));
                     }
                     op::GET_UPVALUE => {
-                        let i = usize::from(byte!());
-                        let u = closure.get(1 + i).as_gc().expect("upvalue");
-                        self.push(self.upvalue_get(u));
+                        let u = closure.get(1 + usize::from(byte!()));
+                        let u = u.as_gc().expect("upvalue");
+                        let v = if u.get(2).as_bool() == Some(true) {
+                            slots[u.get(0).as_number().expect("open index") as usize]
+                        } else {
+                            u.get(0)
+                        };
+                        push!(v);
                     }
                     op::SET_UPVALUE => {
-                        let i = usize::from(byte!());
-                        let u = closure.get(1 + i).as_gc().expect("upvalue");
-                        self.upvalue_set(u, self.peek(0));
+                        let u = closure.get(1 + usize::from(byte!()));
+                        let u = u.as_gc().expect("upvalue");
+                        let v = peek!(0);
+                        if u.get(2).as_bool() == Some(true) {
+                            slots[u.get(0).as_number().expect("open index") as usize] = v;
+                        } else {
+                            m.set(u, 0, v)
+                        }
                     }
                     op::GET_PROPERTY => {
                         let name = string!();
-                        let Some(inst) = self.peek(0).as_gc().filter(|g| g.kind() == INSTANCE)
+                        let Some(inst) = peek!(0).as_gc().filter(|g| g.kind() == INSTANCE)
                         else {
                             fail!("Only instances have properties.")
                         };
-                        let fields = inst.get(1).as_gc().expect("fields");
-                        if let Some(v) = table_get(fields, name) {
-                            self.pop();
-                            self.push(v);
+                        let field = inst.get(1).as_gc().and_then(|t| table_get(t, name));
+                        if let Some(v) = field {
+                            *top!() = v;
                         } else {
                             let class = inst.get(0).as_gc().expect("class");
-                            save!();
-                            match self.bind_method(class, name) {
-                                Ok(()) => {}
-                                Err(Step::Oom(e)) => {
-                                    self.frames[fi].ip = start;
-                                    return Err(Step::Oom(e));
-                                }
-                                Err(e) => return Err(e),
-                            }
+                            check!(self.bind_method(slots, sp, class, name), start);
                         }
                     }
                     op::SET_PROPERTY => {
                         let name = string!();
-                        let Some(inst) = self.peek(1).as_gc().filter(|g| g.kind() == INSTANCE)
+                        let Some(inst) = peek!(1).as_gc().filter(|g| g.kind() == INSTANCE)
                         else {
                             fail!("Only instances have fields.")
                         };
-                        alloc!(table_set(self.m, inst, 1, name, self.peek(0)), start);
-                        let v = self.pop();
-                        self.pop();
-                        self.push(v);
+                        alloc!(table_set(m, inst, 1, name, peek!(0)), start);
+                        let v = pop!();
+                        *top!() = v;
                     }
                     op::GET_SUPER => {
                         let name = string!();
-                        let sup = self.pop().as_gc().expect("superclass");
-                        save!();
-                        if let Err(e) = self.bind_method(sup, name) {
+                        let sup = pop!().as_gc().expect("superclass");
+                        if let Err(e) = self.bind_method(slots, sp, sup, name) {
                             if let Step::Oom(_) = e {
-                                self.push(sup.into());
-                                self.frames[fi].ip = start;
+                                push!(sup.into());
+                                frames[fi].ip = start;
+                                leave!(e);
                             }
-                            return Err(e);
+                            out!(e);
                         }
                     }
                     op::EQUAL => {
-                        let b = self.pop();
-                        let a = self.pop();
-                        self.push(Value::bool(a == b));
+                        let b = pop!();
+                        let a = top!();
+                        *a = Value::bool(*a == b);
                     }
                     op::GREATER => binary!(>, Value::bool),
                     op::LESS => binary!(<, Value::bool),
                     op::ADD => {
-                        let (b, a) = (self.peek(0), self.peek(1));
+                        let (b, a) = (peek!(0), peek!(1));
                         match (a.unpack(), b.unpack()) {
                             (Unpacked::Number(x), Unpacked::Number(y)) => {
-                                self.pop();
-                                self.pop();
-                                self.push(Value::number(x + y));
+                                pop!();
+                                *top!() = Value::number(x + y);
                             }
                             (Unpacked::Ref(x), Unpacked::Ref(y))
                                 if x.kind() == STRING && y.kind() == STRING =>
@@ -653,10 +812,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                                     String::with_capacity(x.bytes().len() + y.bytes().len());
                                 s.push_str(str_text(x));
                                 s.push_str(str_text(y));
-                                let r = alloc!(self.interner.intern(self.m, &s), start);
-                                self.pop();
-                                self.pop();
-                                self.push(r.into());
+                                let r = alloc!(self.interner.intern(m, &s), start);
+                                pop!();
+                                *top!() = r.into();
                             }
                             _ => fail!("Operands must be two numbers or two strings."),
                         }
@@ -665,18 +823,18 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::MULTIPLY => binary!(*, Value::number),
                     op::DIVIDE => binary!(/, Value::number),
                     op::NOT => {
-                        let v = self.pop();
-                        self.push(Value::bool(is_falsey(v)));
+                        let v = top!();
+                        *v = Value::bool(is_falsey(*v));
                     }
                     op::NEGATE => {
-                        let Some(n) = self.peek(0).as_number() else {
+                        let v = top!();
+                        let Some(n) = v.as_number() else {
                             fail!("Operand must be a number.")
                         };
-                        self.pop();
-                        self.push(Value::number(-n));
+                        *v = Value::number(-n);
                     }
                     op::PRINT => {
-                        let v = self.pop();
+                        let v = pop!();
                         let _ = writeln!(self.out, "{}", display(v));
                     }
                     op::JUMP => {
@@ -685,7 +843,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::JUMP_IF_FALSE => {
                         let off = short!();
-                        if is_falsey(self.peek(0)) {
+                        if is_falsey(peek!(0)) {
                             ip += off;
                         }
                     }
@@ -696,135 +854,114 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::CALL => {
                         let argc = usize::from(byte!());
                         save!();
-                        self.call_or_retry(self.peek(argc), argc, fi, start)?;
-                        break;
+                        let callee = peek!(argc);
+                        check!(self.call_value(slots, &mut sp, frames, callee, argc), start);
+                        continue 'frame;
                     }
                     op::INVOKE => {
                         let name = string!();
                         let argc = usize::from(byte!());
                         save!();
-                        let receiver = self.peek(argc);
+                        let receiver = peek!(argc);
                         let Some(inst) = receiver.as_gc().filter(|g| g.kind() == INSTANCE) else {
                             fail!("Only instances have methods.")
                         };
-                        let fields = inst.get(1).as_gc().expect("fields");
-                        if let Some(v) = table_get(fields, name) {
-                            let slot = self.m.stack_len() - argc - 1;
-                            self.m.stack_set(slot, v);
-                            if let Err(e) = self.call_or_retry(v, argc, fi, start) {
+                        let field = inst.get(1).as_gc().and_then(|t| table_get(t, name));
+                        if let Some(v) = field {
+                            let slot = sp - argc - 1;
+                            slots[slot] = v;
+                            if let Err(e) = self.call_value(slots, &mut sp, frames, v, argc) {
                                 if let Step::Oom(_) = e {
-                                    self.m.stack_set(slot, receiver);
+                                    slots[slot] = receiver;
+                                    frames[fi].ip = start;
                                 }
-                                return Err(e);
+                                leave!(e);
                             }
                         } else {
                             let class = inst.get(0).as_gc().expect("class");
-                            self.invoke_from_class(class, name, argc)?;
+                            check!(
+                                self.invoke_from_class(sp, frames, class, name, argc),
+                                start
+                            );
                         }
-                        break;
+                        continue 'frame;
                     }
                     op::SUPER_INVOKE => {
                         let name = string!();
                         let argc = usize::from(byte!());
                         save!();
-                        let sup = self.pop().as_gc().expect("superclass");
-                        self.invoke_from_class(sup, name, argc)?;
-                        break;
+                        let sup = pop!().as_gc().expect("superclass");
+                        check!(
+                            self.invoke_from_class(sp, frames, sup, name, argc),
+                            start
+                        );
+                        continue 'frame;
                     }
                     op::CLOSURE => {
                         let f = constant!().as_gc().expect("function constant");
                         let n = usize::from(fn_info(f).upvalues);
-                        let mut ups = Vec::with_capacity(n);
-                        let operands = ip;
+                        let mut slots: Vec<Value<'gc>> = Vec::with_capacity(1 + n);
+                        slots.push(f.into());
                         for _ in 0..n {
                             let local = byte!() == 1;
                             let index = usize::from(byte!());
-                            if local {
-                                ups.push(alloc!(
-                                    self.capture_upvalue(base + index).map_err(|e| match e {
-                                        Step::Oom(e) => e,
-                                        _ => unreachable!("capture only fails for memory"),
-                                    }),
-                                    start
-                                ));
+                            let up = if local {
+                                alloc!(self.capture_upvalue(base + index), start)
                             } else {
-                                ups.push(closure.get(1 + index).as_gc().expect("upvalue"));
-                            }
+                                closure.get(1 + index).as_gc().expect("upvalue")
+                            };
+                            slots.push(up.into());
                         }
-                        let _ = operands;
-                        let mut slots: Vec<Value<'gc>> = Vec::with_capacity(1 + n);
-                        slots.push(f.into());
-                        slots.extend(ups.into_iter().map(Value::from));
-                        let c = alloc!(self.m.alloc(CLOSURE, &slots, &[]), start);
-                        self.push(c.into());
+                        let c = alloc!(m.alloc(CLOSURE, &slots, &[]), start);
+                        push!(c.into());
                     }
                     op::CLOSE_UPVALUE => {
-                        let top = self.m.stack_len() - 1;
-                        self.close_upvalues(top);
-                        self.pop();
+                        self.close_upvalues(slots, sp - 1);
+                        pop!();
                     }
                     op::RETURN => {
-                        let result = self.pop();
-                        self.close_upvalues(base);
+                        let result = pop!();
+                        self.close_upvalues(slots, base);
                         // The frame's slot in FRAMES keeps its closure until
                         // the next call at this depth overwrites it: at
                         // most 64 closures held a little longer, and no
                         // barrier on every return.
-                        self.frames.pop();
-                        self.m.stack_truncate(base);
-                        if self.frames.is_empty() {
-                            return Ok(Step::Done);
+                        frames.pop();
+                        sp = base;
+                        if frames.is_empty() {
+                            leave!(Step::Done);
                         }
-                        self.push(result);
-                        break;
+                        push!(result);
+                        continue 'frame;
                     }
                     op::CLASS => {
                         let name = string!();
-                        let methods = alloc!(new_table(self.m, 0), start);
+                        let methods = alloc!(new_table(m, 0), start);
                         let class = alloc!(
-                            self.m.alloc(CLASS, &[name.into(), methods.into()], &[]),
+                            m.alloc(CLASS, &[name.into(), methods.into()], &[]),
                             start
                         );
-                        self.push(class.into());
+                        push!(class.into());
                     }
                     op::INHERIT => {
-                        let Some(sup) = self.peek(1).as_gc().filter(|g| g.kind() == CLASS) else {
+                        let Some(sup) = peek!(1).as_gc().filter(|g| g.kind() == CLASS) else {
                             fail!("Superclass must be a class.")
                         };
-                        let sub = self.peek(0).as_gc().expect("subclass");
+                        let sub = peek!(0).as_gc().expect("subclass");
                         let from = sup.get(1).as_gc().expect("methods");
-                        alloc!(table_add_all(self.m, from, sub, 1), start);
-                        self.pop();
+                        alloc!(table_add_all(m, from, sub, 1), start);
+                        pop!();
                     }
                     op::METHOD => {
                         let name = string!();
-                        let method = self.peek(0);
-                        let class = self.peek(1).as_gc().expect("class");
-                        alloc!(table_set(self.m, class, 1, name, method), start);
-                        self.pop();
+                        let method = peek!(0);
+                        let class = peek!(1).as_gc().expect("class");
+                        alloc!(table_set(m, class, 1, name, method), start);
+                        pop!();
                     }
                     other => fail!("Unknown opcode {other}."),
                 }
             }
-        }
-    }
-
-    /// Calls, restoring the instruction start if the call needs memory it
-    /// cannot get (so that it can be retried).
-    #[inline]
-    fn call_or_retry(
-        &mut self,
-        callee: Value<'gc>,
-        argc: usize,
-        fi: usize,
-        start: usize,
-    ) -> Result<(), Step> {
-        match self.call_value(callee, argc) {
-            Err(Step::Oom(e)) => {
-                self.frames[fi].ip = start;
-                Err(Step::Oom(e))
-            }
-            r => r,
         }
     }
 }
