@@ -10,7 +10,11 @@
 //!
 //! It runs in bursts: each `mutate` call executes instructions until a
 //! fuel budget is spent or the heap asks for a safepoint (`should_yield`,
-//! polled every [`POLL`] instructions), so long-running scripts collect.
+//! polled every [`POLL`] ticks), so long-running scripts collect. Fuel is
+//! counted in ticks: one per backward jump and per call, the only ways a
+//! program runs for long (between two ticks there is at most one
+//! function's straight-line code), so the dispatch of other instructions
+//! pays nothing for it.
 //!
 //! # A burst
 //!
@@ -41,14 +45,15 @@ use gc_runtime::gc_core::RawValue;
 use crate::compiler::{CompileError, Globals, compile, op};
 use crate::object::*;
 
-/// Instructions per burst before the VM returns to a safepoint anyway.
-const FUEL: u32 = 100_000;
+/// Ticks (backward jumps and calls) per burst before the VM returns to a
+/// safepoint anyway.
+const FUEL: u32 = 20_000;
 /// The same in stress mode.
-const STRESS_FUEL: u32 = 997;
+const STRESS_FUEL: u32 = 97;
 /// Free stack slots a burst starts with (the window doubles when full).
 const HEADROOM: usize = 256;
-/// Instructions between two polls of `should_yield` (and of the fuel).
-const POLL: u32 = 1024;
+/// Ticks between two polls of `should_yield` (and of the fuel).
+const POLL: u32 = 128;
 
 struct Frame {
     ip: usize,
@@ -83,7 +88,7 @@ pub struct Vm<'io, C: Collector> {
     out: &'io mut dyn Write,
     err: &'io mut dyn Write,
     start: Instant,
-    /// Instructions left, if limited ([`Vm::set_instruction_limit`]).
+    /// Steps left, if limited ([`Vm::set_step_limit`]).
     budget: Option<u64>,
 }
 
@@ -130,11 +135,12 @@ impl<'io, C: Collector> Vm<'io, C> {
         })
     }
 
-    /// Limits the instructions the VM executes from now on (`None`: no
-    /// limit). Past the limit, execution stops with the runtime error
-    /// "Instruction limit exceeded." (for fuzzing and sandboxing: every
+    /// Limits the work the VM does from now on, in steps: backward jumps
+    /// (loop iterations) and calls, which every long-running program makes
+    /// (`None`: no limit). Past the limit, execution stops with the runtime
+    /// error "Step limit exceeded." (for fuzzing and sandboxing: every
     /// program then terminates).
-    pub fn set_instruction_limit(&mut self, limit: Option<u64>) {
+    pub fn set_step_limit(&mut self, limit: Option<u64>) {
         self.budget = limit;
     }
 
@@ -345,13 +351,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         // often, but in proportion to the live heap, so that a program with
         // a big heap does not spend its life in full collections.
         let mut fuel = if self.m.config().stress {
-            STRESS_FUEL + (self.m.counters().live_bytes / 32).min(u64::from(FUEL)) as u32
+            STRESS_FUEL + (self.m.counters().live_bytes / 256).min(u64::from(FUEL)) as u32
         } else {
             FUEL
         };
         if let Some(b) = *budget {
             if b == 0 {
-                return Step::Error("Instruction limit exceeded.".into());
+                return Step::Error("Step limit exceeded.".into());
             }
             fuel = fuel.min(b.min(u64::from(u32::MAX)) as u32);
         }
@@ -549,8 +555,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         Ok(v)
     }
 
-    /// Executes up to `fuel` instructions; returns how the burst ended and
-    /// how many instructions it executed. The current frame's ip is saved
+    /// Executes up to `fuel` ticks; returns how the burst ended and how
+    /// many ticks it used. The current frame's ip is saved
     /// in `frames` on every way out.
     fn exec(
         &mut self,
@@ -690,15 +696,23 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 }};
             }
             loop {
-                tick -= 1;
-                if tick == 0 {
-                    if rest == 0 || m.should_yield() {
-                        out!(Step::Yield);
-                    }
-                    tick = POLL.min(rest);
-                    rest -= tick;
-                }
                 let start = ip;
+                // A backward jump or a call: spend a tick; at the end of a
+                // poll window, maybe yield (the instruction then restarts
+                // after the safepoint).
+                macro_rules! tick {
+                    () => {
+                        tick -= 1;
+                        if tick == 0 {
+                            if rest == 0 || m.should_yield() {
+                                frames[fi].ip = start;
+                                leave!(Step::Yield);
+                            }
+                            tick = POLL.min(rest);
+                            rest -= tick;
+                        }
+                    };
+                }
                 match byte!() {
                     op::CONSTANT => {
                         let c = constant!();
@@ -848,10 +862,12 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                     }
                     op::LOOP => {
+                        tick!();
                         let off = short!();
                         ip -= off;
                     }
                     op::CALL => {
+                        tick!();
                         let argc = usize::from(byte!());
                         save!();
                         let callee = peek!(argc);
@@ -859,6 +875,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         continue 'frame;
                     }
                     op::INVOKE => {
+                        tick!();
                         let name = string!();
                         let argc = usize::from(byte!());
                         save!();
@@ -887,6 +904,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         continue 'frame;
                     }
                     op::SUPER_INVOKE => {
+                        tick!();
                         let name = string!();
                         let argc = usize::from(byte!());
                         save!();

@@ -1,7 +1,7 @@
 //! No input crashes the compiler or the VM: every prefix of every test
 //! program, pseudo-random token soup, and mutants of the test programs
 //! give output, a compile error or a runtime error, never a panic or a
-//! hang. A small heap limit, clox's frame limit and an instruction limit
+//! hang. A small heap limit, clox's frame limit and a step limit
 //! bound what a random program can do; the generators are seeded, so the
 //! programs are the same on every run (`LOX_FUZZ_CASES` raises the mutant
 //! count for long runs).
@@ -29,14 +29,14 @@ impl HeapVisitor for Limited<'_> {
         let Ok(mut vm) = Vm::new(heap, &mut out, &mut err) else {
             return Outcome::RuntimeError;
         };
-        vm.set_instruction_limit(Some(200_000));
+        vm.set_step_limit(Some(200_000));
         vm.interpret(self.0)
     }
 }
 
 /// Mutants of every test program (deleted, duplicated and swapped ranges,
 /// inserted tokens, replaced bytes) on every backend, with a small heap
-/// and an instruction limit: each ends with output, a compile error or a
+/// and a step limit: each ends with output, a compile error or a
 /// runtime error.
 #[test]
 fn mutated_programs() {
@@ -119,7 +119,7 @@ fn mutated_programs() {
 }
 
 #[test]
-fn instruction_limit_stops_an_endless_loop() {
+fn step_limit_stops_an_endless_loop() {
     for s in Strategy::available() {
         let o = s
             .run(HeapConfig::default(), Limited("while (true) {}"))
