@@ -66,6 +66,9 @@ pub mod op {
 pub struct Globals {
     names: Vec<String>,
     slots: HashMap<String, usize>,
+    /// Inline caches handed out so far (one per constant of every
+    /// function compiled: see [`crate::object::FnInfo::cache`]).
+    caches: usize,
 }
 
 impl Globals {
@@ -98,6 +101,11 @@ impl Globals {
     /// Whether no slot is assigned.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+
+    /// Number of inline caches the compiled functions use.
+    pub fn caches(&self) -> usize {
+        self.caches
     }
 }
 
@@ -400,9 +408,12 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
         let mut slots = Vec::with_capacity(1 + f.constants.len());
         slots.push(f.name.map_or(Value::NIL, Value::from));
         slots.extend_from_slice(&f.constants);
+        let cache = self.globals.caches;
+        self.globals.caches += f.constants.len();
         let bytes = fn_bytes(
             f.arity.min(255) as u8,
             f.upvalues.len() as u8,
+            u32::try_from(cache).unwrap_or(u32::MAX),
             &f.code,
             &f.lines,
         );

@@ -3,10 +3,10 @@
 //! | kind | slots | bytes |
 //! |---|---|---|
 //! | `STRING` | none | FNV-1a hash (u32 LE), then the UTF-8 text |
-//! | `FUNCTION` | name (string or nil), then the constants | arity, upvalue count, code length (u32), code, one line (u32) per code byte |
+//! | `FUNCTION` | name (string or nil), then the constants | arity, upvalue count, code length (u32), first inline-cache index (u32), code, one line (u32) per code byte |
 //! | `CLOSURE` | function, then its upvalues | none |
 //! | `UPVALUE` | value (closed) or stack index (open), next open upvalue, open flag | none |
-//! | `CLASS` | name, methods table | none |
+//! | `CLASS` | name, methods table, fields capacity hint (number) | none |
 //! | `INSTANCE` | class, fields table (nil until the first field is set) | none |
 //! | `BOUND` | receiver, method closure | none |
 //! | `NATIVE` | name | native id |
@@ -121,8 +121,9 @@ pub fn new_table<'gc, C: Collector>(m: &Mutator<'gc, C>, capacity: usize) -> R<G
     Ok(t)
 }
 
+/// Number of entries a table has room for.
 #[inline]
-fn capacity(t: Gc<'_>) -> usize {
+pub fn capacity(t: Gc<'_>) -> usize {
     (t.len() - 1) / 2
 }
 
@@ -157,8 +158,37 @@ pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
     t.get(1 + 2 * i).as_gc().map(|_| t.get(2 + 2 * i))
 }
 
-/// Sets `key` in the table stored in `owner`'s slot `slot` (made there if
-/// the slot is nil); returns whether the key is new.
+/// `table_get` with an inline cache: `hint` is where the key was found
+/// last time at this instruction. Objects of one shape (same fields set in
+/// the same order) keep a key at the same index, so a hit costs one
+/// compare instead of a hash and a probe; a miss probes and updates the
+/// hint. Hints are only ever checked, never trusted.
+#[inline(always)]
+pub fn table_get_hinted<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option<Value<'gc>> {
+    let k = 1 + 2 * (*hint as usize);
+    if let (Some(found), Some(v)) = (t.try_get(k), t.try_get(k + 1))
+        && found.raw() == Value::from(key).raw()
+    {
+        return Some(v);
+    }
+    table_get_miss(t, key, hint)
+}
+
+#[inline(never)]
+fn table_get_miss<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option<Value<'gc>> {
+    if t.get(0).as_number() == Some(0.0) {
+        return None;
+    }
+    let i = find(t, key);
+    let v = t.get(1 + 2 * i).as_gc().map(|_| t.get(2 + 2 * i));
+    if v.is_some() {
+        *hint = i as u32;
+    }
+    v
+}
+
+/// Sets `key` in the table stored in `owner`'s slot `slot` (made there,
+/// with `capacity`, if the slot is nil); returns whether the key is new.
 pub fn table_set<'gc, C: Collector>(
     m: &Mutator<'gc, C>,
     owner: Gc<'gc>,
@@ -166,10 +196,23 @@ pub fn table_set<'gc, C: Collector>(
     key: Gc<'gc>,
     value: Value<'gc>,
 ) -> R<bool> {
+    table_set_sized(m, owner, slot, key, value, 8)
+}
+
+/// [`table_set`], making a missing table with room for `initial` entries
+/// (rounded up to a power of two, at least 8).
+pub fn table_set_sized<'gc, C: Collector>(
+    m: &Mutator<'gc, C>,
+    owner: Gc<'gc>,
+    slot: usize,
+    key: Gc<'gc>,
+    value: Value<'gc>,
+    initial: usize,
+) -> R<bool> {
     let mut t = match owner.get(slot).as_gc() {
         Some(t) => t,
         None => {
-            let t = new_table(m, 8)?;
+            let t = new_table(m, initial.max(8).next_power_of_two())?;
             m.set(owner, slot, t.into());
             t
         }
@@ -240,6 +283,9 @@ pub fn table_add_all<'gc, C: Collector>(
 pub struct FnInfo<'gc> {
     pub arity: u8,
     pub upvalues: u8,
+    /// Index of this function's first inline cache: the cache of the
+    /// instruction whose operand is constant `k` is `cache + k`.
+    pub cache: usize,
     pub code: &'gc [u8],
     lines: &'gc [u8],
 }
@@ -253,6 +299,8 @@ impl FnInfo<'_> {
     }
 }
 
+const FN_HEADER: usize = 10;
+
 #[inline(always)]
 pub fn fn_info(f: Gc<'_>) -> FnInfo<'_> {
     let b = f.bytes();
@@ -260,16 +308,18 @@ pub fn fn_info(f: Gc<'_>) -> FnInfo<'_> {
     FnInfo {
         arity: b[0],
         upvalues: b[1],
-        code: &b[6..6 + n],
-        lines: &b[6 + n..],
+        cache: u32::from_le_bytes([b[6], b[7], b[8], b[9]]) as usize,
+        code: &b[FN_HEADER..FN_HEADER + n],
+        lines: &b[FN_HEADER + n..],
     }
 }
 
-pub fn fn_bytes(arity: u8, upvalues: u8, code: &[u8], lines: &[u32]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(6 + code.len() * 5);
+pub fn fn_bytes(arity: u8, upvalues: u8, cache: u32, code: &[u8], lines: &[u32]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(FN_HEADER + code.len() * 5);
     b.push(arity);
     b.push(upvalues);
     b.extend_from_slice(&(code.len() as u32).to_le_bytes());
+    b.extend_from_slice(&cache.to_le_bytes());
     b.extend_from_slice(code);
     for l in lines {
         b.extend_from_slice(&l.to_le_bytes());

@@ -84,6 +84,10 @@ pub struct Vm<'io, C: Collector> {
     root: Persistent,
     interner: Interner,
     globals: Globals,
+    /// Inline caches of property and method lookups (see
+    /// [`table_get_hinted`]), indexed by [`FnInfo::cache`] plus the name's
+    /// constant.
+    hints: Vec<u32>,
     frames: Vec<Frame>,
     out: &'io mut dyn Write,
     err: &'io mut dyn Write,
@@ -127,6 +131,7 @@ impl<'io, C: Collector> Vm<'io, C> {
             root,
             interner,
             globals,
+            hints: Vec::new(),
             frames: Vec::new(),
             out,
             err,
@@ -175,6 +180,7 @@ impl<'io, C: Collector> Vm<'io, C> {
             m.set(frames, 0, closure.into());
             Ok(())
         });
+        self.hints.resize(self.globals.caches(), 0);
         match compiled {
             Ok(()) => {}
             Err(CompileError::Syntax(errors)) => {
@@ -198,6 +204,7 @@ impl<'io, C: Collector> Vm<'io, C> {
                     root,
                     interner,
                     globals,
+                    hints,
                     frames,
                     out,
                     start,
@@ -213,6 +220,8 @@ impl<'io, C: Collector> Vm<'io, C> {
                         undef: root.get(ROOT_UNDEF).raw(),
                         interner,
                         names: globals,
+                        hints,
+                        spare_hint: 0,
                         out: &mut **out,
                         start: *start,
                     };
@@ -299,6 +308,7 @@ struct CallFrame<'gc> {
     closure: Gc<'gc>,
     function: Gc<'gc>,
     code: &'gc [u8],
+    cache: usize,
     ip: usize,
     base: usize,
 }
@@ -307,10 +317,12 @@ impl<'gc> CallFrame<'gc> {
     #[inline(always)]
     fn new(closure: Gc<'gc>, ip: usize, base: usize) -> Self {
         let function = closure.get(0).as_gc().expect("closure function");
+        let info = fn_info(function);
         CallFrame {
             closure,
             function,
-            code: fn_info(function).code,
+            code: info.code,
+            cache: info.cache,
             ip,
             base,
         }
@@ -327,6 +339,10 @@ struct Burst<'a, 'gc, C: Collector> {
     undef: RawValue,
     interner: &'a mut Interner,
     names: &'a Globals,
+    hints: &'a mut [u32],
+    /// Stands in for a cache beyond `hints` (cannot happen: the VM sizes
+    /// `hints` after every compilation; this keeps it a non-event).
+    spare_hint: u32,
     out: &'a mut dyn Write,
     start: Instant,
 }
@@ -452,6 +468,16 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         Err(Step::Error("Can only call functions and classes.".into()))
     }
 
+    /// The inline cache `i`.
+    #[inline(always)]
+    fn hint(&mut self, i: usize) -> &mut u32 {
+        match self.hints.get_mut(i) {
+            Some(h) => h,
+            None => &mut self.spare_hint,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn invoke_from_class(
         &mut self,
         sp: usize,
@@ -459,9 +485,10 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         class: Gc<'gc>,
         name: Gc<'gc>,
         argc: usize,
+        cache: usize,
     ) -> Result<(), Step> {
         let methods = class.get(1).as_gc().expect("methods");
-        match table_get(methods, name) {
+        match table_get_hinted(methods, name, self.hint(cache)) {
             Some(m) => self.call(frames, sp, m.as_gc().expect("method"), argc),
             None => Err(undefined_property(name)),
         }
@@ -585,6 +612,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 closure,
                 function,
                 code,
+                cache,
                 base,
                 mut ip,
             } = frames[fi];
@@ -770,12 +798,16 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                     }
                     op::GET_PROPERTY => {
-                        let name = string!();
+                        let k = usize::from(byte!());
+                        let name = function.get(1 + k).as_gc().expect("string constant");
                         let Some(inst) = peek!(0).as_gc().filter(|g| g.kind() == INSTANCE)
                         else {
                             fail!("Only instances have properties.")
                         };
-                        let field = inst.get(1).as_gc().and_then(|t| table_get(t, name));
+                        let field = match inst.get(1).as_gc() {
+                            Some(t) => table_get_hinted(t, name, self.hint(cache + k)),
+                            None => None,
+                        };
                         if let Some(v) = field {
                             *top!() = v;
                         } else {
@@ -784,13 +816,33 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                     }
                     op::SET_PROPERTY => {
-                        let name = string!();
+                        let k = usize::from(byte!());
+                        let name = function.get(1 + k).as_gc().expect("string constant");
                         let Some(inst) = peek!(1).as_gc().filter(|g| g.kind() == INSTANCE)
                         else {
                             fail!("Only instances have fields.")
                         };
-                        alloc!(table_set(m, inst, 1, name, peek!(0)), start);
-                        let v = pop!();
+                        let v = peek!(0);
+                        // Overwriting a field where the cache says it is;
+                        // otherwise the general path, which sizes a new
+                        // fields table by what the class's instances grew
+                        // to before (so that they do not all regrow).
+                        let hit = inst.get(1).as_gc().and_then(|t| {
+                            let at = 1 + 2 * (*self.hint(cache + k) as usize);
+                            let found = t.try_get(at)?;
+                            (at + 1 < t.len() && found.raw() == Value::from(name).raw())
+                                .then(|| m.set(t, at + 1, v))
+                        });
+                        if hit.is_none() {
+                            let class = inst.get(0).as_gc().expect("class");
+                            let want = class.get(2).as_number().unwrap_or(8.0) as usize;
+                            alloc!(table_set_sized(m, inst, 1, name, v, want), start);
+                            let t = inst.get(1).as_gc().expect("fields");
+                            if capacity(t) > want {
+                                m.set(class, 2, Value::number(capacity(t) as f64));
+                            }
+                        }
+                        pop!();
                         *top!() = v;
                     }
                     op::GET_SUPER => {
@@ -876,7 +928,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::INVOKE => {
                         tick!();
-                        let name = string!();
+                        let k = usize::from(byte!());
+                        let name = function.get(1 + k).as_gc().expect("string constant");
                         let argc = usize::from(byte!());
                         save!();
                         let receiver = peek!(argc);
@@ -897,7 +950,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         } else {
                             let class = inst.get(0).as_gc().expect("class");
                             check!(
-                                self.invoke_from_class(sp, frames, class, name, argc),
+                                self.invoke_from_class(sp, frames, class, name, argc, cache + k),
                                 start
                             );
                         }
@@ -905,12 +958,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::SUPER_INVOKE => {
                         tick!();
-                        let name = string!();
+                        let k = usize::from(byte!());
+                        let name = function.get(1 + k).as_gc().expect("string constant");
                         let argc = usize::from(byte!());
                         save!();
                         let sup = pop!().as_gc().expect("superclass");
                         check!(
-                            self.invoke_from_class(sp, frames, sup, name, argc),
+                            self.invoke_from_class(sp, frames, sup, name, argc, cache + k),
                             start
                         );
                         continue 'frame;
@@ -956,7 +1010,11 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let name = string!();
                         let methods = alloc!(new_table(m, 0), start);
                         let class = alloc!(
-                            m.alloc(CLASS, &[name.into(), methods.into()], &[]),
+                            m.alloc(
+                                CLASS,
+                                &[name.into(), methods.into(), Value::number(8.0)],
+                                &[]
+                            ),
                             start
                         );
                         push!(class.into());
