@@ -10,7 +10,7 @@
 //! | `INSTANCE` | class, fields table (nil until the first field is set) | none |
 //! | `BOUND` | receiver, method closure | none |
 //! | `NATIVE` | name | native id |
-//! | `TABLE` | count, then key/value pairs | none |
+//! | `TABLE` | count, key filter (32-bit mask), then key/value pairs | none |
 //! | `ROOT` | globals, open upvalues, "init" string, frames, undefined marker | none |
 //! | `FRAMES` | the closure of each call frame | none |
 //! | `GLOBALS` | the global variables, by slot ([`crate::compiler::Globals`]); the undefined marker in slots not yet defined | none |
@@ -115,31 +115,57 @@ impl Interner {
 
 // --- tables ----------------------------------------------------------------
 
+/// Slot of the number of entries (tombstones included, as in clox).
+const COUNT: usize = 0;
+/// Slot of the key filter: bit `hash >> 27` is set for every key ever
+/// stored, so a clear bit proves a key absent without a probe (a method
+/// call on an instance with fields looks in the fields first, and almost
+/// always misses).
+const FILTER: usize = 1;
+/// Slot of entry 0's key; its value follows.
+const ENTRIES: usize = 2;
+
+#[inline(always)]
+fn key_slot(i: usize) -> usize {
+    ENTRIES + 2 * i
+}
+
+#[inline(always)]
+fn filter_bit(key: Gc<'_>) -> u32 {
+    1 << (str_hash(key) >> 27)
+}
+
 pub fn new_table<'gc, C: Collector>(m: &Mutator<'gc, C>, capacity: usize) -> R<Gc<'gc>> {
-    let t = m.alloc_filled(TABLE, 1 + 2 * capacity, Value::NIL, &[])?;
-    m.set(t, 0, Value::number(0.0));
+    let t = m.alloc_filled(TABLE, ENTRIES + 2 * capacity, Value::NIL, &[])?;
+    m.set(t, COUNT, Value::number(0.0));
+    m.set(t, FILTER, Value::number(0.0));
     Ok(t)
 }
 
 /// Number of entries a table has room for.
 #[inline]
 pub fn capacity(t: Gc<'_>) -> usize {
-    (t.len() - 1) / 2
+    (t.len() - ENTRIES) / 2
 }
 
-/// Slot index of `key`'s entry, or of the slot where it would go.
+#[inline(always)]
+fn filter(t: Gc<'_>) -> u32 {
+    t.get(FILTER).as_number().unwrap_or(0.0) as u32
+}
+
+/// Index of `key`'s entry, or of the entry where it would go.
 #[inline]
 fn find<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> usize {
     let cap = capacity(t);
     let mut i = str_hash(key) as usize & (cap - 1);
     let mut tombstone = None;
     loop {
-        let k = t.get(1 + 2 * i);
+        let k = t.get(key_slot(i));
         match k.as_gc() {
             Some(k) if k == key => return i,
             Some(_) => {}
             None => {
-                if t.get(2 + 2 * i).is_nil() {
+                if t.get(key_slot(i) + 1).is_nil() {
                     return tombstone.unwrap_or(i);
                 }
                 tombstone.get_or_insert(i);
@@ -151,11 +177,11 @@ fn find<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> usize {
 
 #[inline]
 pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
-    if t.get(0).as_number() == Some(0.0) {
+    if filter(t) & filter_bit(key) == 0 {
         return None;
     }
     let i = find(t, key);
-    t.get(1 + 2 * i).as_gc().map(|_| t.get(2 + 2 * i))
+    t.get(key_slot(i)).as_gc().map(|_| t.get(key_slot(i) + 1))
 }
 
 /// `table_get` with an inline cache: `hint` is where the key was found
@@ -165,22 +191,27 @@ pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
 /// hint. Hints are only ever checked, never trusted.
 #[inline(always)]
 pub fn table_get_hinted<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option<Value<'gc>> {
-    let k = 1 + 2 * (*hint as usize);
-    if let (Some(found), Some(v)) = (t.try_get(k), t.try_get(k + 1))
-        && found.raw() == Value::from(key).raw()
-    {
-        return Some(v);
+    if let Some(at) = hinted_slot(t, key, *hint) {
+        return Some(t.get(at + 1));
     }
     table_get_miss(t, key, hint)
 }
 
+/// The key slot `hint` names, if it holds `key`.
+#[inline(always)]
+pub fn hinted_slot(t: Gc<'_>, key: Gc<'_>, hint: u32) -> Option<usize> {
+    let at = key_slot(hint as usize);
+    let found = t.try_get(at + 1).and(t.try_get(at))?;
+    (found.raw() == Value::from(key).raw()).then_some(at)
+}
+
 #[inline(never)]
 fn table_get_miss<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option<Value<'gc>> {
-    if t.get(0).as_number() == Some(0.0) {
+    if filter(t) & filter_bit(key) == 0 {
         return None;
     }
     let i = find(t, key);
-    let v = t.get(1 + 2 * i).as_gc().map(|_| t.get(2 + 2 * i));
+    let v = t.get(key_slot(i)).as_gc().map(|_| t.get(key_slot(i) + 1));
     if v.is_some() {
         *hint = i as u32;
     }
@@ -188,7 +219,7 @@ fn table_get_miss<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option<Value
 }
 
 /// Sets `key` in the table stored in `owner`'s slot `slot` (made there,
-/// with `capacity`, if the slot is nil); returns whether the key is new.
+/// with capacity 8, if the slot is nil); returns whether the key is new.
 pub fn table_set<'gc, C: Collector>(
     m: &Mutator<'gc, C>,
     owner: Gc<'gc>,
@@ -217,32 +248,37 @@ pub fn table_set_sized<'gc, C: Collector>(
             t
         }
     };
-    let count = t.get(0).as_number().unwrap_or(0.0) as usize;
+    let count = t.get(COUNT).as_number().unwrap_or(0.0) as usize;
     if (count + 1) * 4 > capacity(t) * 3 {
         t = grow(m, t)?;
         m.set(owner, slot, t.into());
     }
     let i = find(t, key);
-    let is_new = t.get(1 + 2 * i).is_nil();
-    if is_new && t.get(2 + 2 * i).is_nil() {
-        let count = t.get(0).as_number().unwrap_or(0.0);
-        m.set(t, 0, Value::number(count + 1.0));
+    let is_new = t.get(key_slot(i)).is_nil();
+    if is_new && t.get(key_slot(i) + 1).is_nil() {
+        let count = t.get(COUNT).as_number().unwrap_or(0.0);
+        m.set(t, COUNT, Value::number(count + 1.0));
     }
-    m.set(t, 1 + 2 * i, key.into());
-    m.set(t, 2 + 2 * i, value);
+    let f = filter(t);
+    if f & filter_bit(key) == 0 {
+        m.set(t, FILTER, Value::number(f64::from(f | filter_bit(key))));
+    }
+    m.set(t, key_slot(i), key.into());
+    m.set(t, key_slot(i) + 1, value);
     Ok(is_new)
 }
 
 pub fn table_delete<'gc, C: Collector>(m: &Mutator<'gc, C>, t: Gc<'gc>, key: Gc<'gc>) -> bool {
-    if t.get(0).as_number() == Some(0.0) {
+    if filter(t) & filter_bit(key) == 0 {
         return false;
     }
     let i = find(t, key);
-    if t.get(1 + 2 * i).is_nil() {
+    if t.get(key_slot(i)).is_nil() {
         return false;
     }
-    m.set(t, 1 + 2 * i, Value::NIL);
-    m.set(t, 2 + 2 * i, Value::bool(true)); // tombstone
+    // The filter keeps the key's bit: it only ever over-approximates.
+    m.set(t, key_slot(i), Value::NIL);
+    m.set(t, key_slot(i) + 1, Value::bool(true)); // tombstone
     true
 }
 
@@ -251,14 +287,15 @@ fn grow<'gc, C: Collector>(m: &Mutator<'gc, C>, old: Gc<'gc>) -> R<Gc<'gc>> {
     let t = new_table(m, cap)?;
     let mut count = 0.0;
     for i in 0..capacity(old) {
-        if let Some(k) = old.get(1 + 2 * i).as_gc() {
+        if let Some(k) = old.get(key_slot(i)).as_gc() {
             let j = find(t, k);
-            m.set(t, 1 + 2 * j, k.into());
-            m.set(t, 2 + 2 * j, old.get(2 + 2 * i));
+            m.set(t, key_slot(j), k.into());
+            m.set(t, key_slot(j) + 1, old.get(key_slot(i) + 1));
             count += 1.0;
         }
     }
-    m.set(t, 0, Value::number(count));
+    m.set(t, COUNT, Value::number(count));
+    m.set(t, FILTER, old.get(FILTER));
     Ok(t)
 }
 
@@ -271,8 +308,8 @@ pub fn table_add_all<'gc, C: Collector>(
     slot: usize,
 ) -> R<()> {
     for i in 0..capacity(from) {
-        if let Some(k) = from.get(1 + 2 * i).as_gc() {
-            table_set(m, owner, slot, k, from.get(2 + 2 * i))?;
+        if let Some(k) = from.get(key_slot(i)).as_gc() {
+            table_set(m, owner, slot, k, from.get(key_slot(i) + 1))?;
         }
     }
     Ok(())

@@ -828,10 +828,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         // fields table by what the class's instances grew
                         // to before (so that they do not all regrow).
                         let hit = inst.get(1).as_gc().and_then(|t| {
-                            let at = 1 + 2 * (*self.hint(cache + k) as usize);
-                            let found = t.try_get(at)?;
-                            (at + 1 < t.len() && found.raw() == Value::from(name).raw())
-                                .then(|| m.set(t, at + 1, v))
+                            let at = hinted_slot(t, name, *self.hint(cache + k))?;
+                            m.set(t, at + 1, v);
+                            Some(())
                         });
                         if hit.is_none() {
                             let class = inst.get(0).as_gc().expect("class");
