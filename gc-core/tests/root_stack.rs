@@ -16,7 +16,10 @@ fn stack_methods_panic_while_the_guard_lives() {
         m.stack_push(Value::number(1.0));
         let guard = m.root_stack();
         let r = catch_unwind(AssertUnwindSafe(|| m.stack_push(Value::NIL)));
-        assert!(r.is_err(), "stack_push must refuse while a guard holds the stack");
+        assert!(
+            r.is_err(),
+            "stack_push must refuse while a guard holds the stack"
+        );
         let r = catch_unwind(AssertUnwindSafe(|| m.root_stack()));
         assert!(r.is_err(), "a second guard must be refused");
         assert_eq!(guard.len(), 1);

@@ -8,7 +8,7 @@
 use gc_runtime::{AllocError, Collector, Gc, Mutator, Value};
 use hashbrown::HashMap;
 
-use crate::object::{FUNCTION, Interner, fn_bytes};
+use crate::object::{FUNCTION, Interner, fn_bytes, fn_info};
 use crate::scanner::{Scanner, T, Token};
 
 /// The opcodes, named and numbered as in clox's `chunk.h`.
@@ -51,6 +51,102 @@ pub mod op {
     pub const CLASS: u8 = 34;
     pub const INHERIT: u8 = 35;
     pub const METHOD: u8 = 36;
+
+    // Superinstructions (see `fuse`): only ever the first byte of a
+    // sequence of the instructions above, whose bytes stay in place.
+
+    /// `GET_LOCAL a; GET_PROPERTY k`.
+    pub const LOCAL_PROPERTY: u8 = 37;
+    /// `GET_LOCAL a; CONSTANT k; <ADD|SUBTRACT|LESS|GREATER|...>`.
+    pub const LOCAL_CONSTANT_ARITH: u8 = 38;
+    /// `GET_GLOBAL g; CONSTANT k; <ADD|SUBTRACT|LESS|GREATER|...>`.
+    pub const GLOBAL_CONSTANT_ARITH: u8 = 39;
+    /// `JUMP_IF_FALSE off; POP` where the jump lands on a `POP` too.
+    pub const TEST_POP: u8 = 40;
+    /// `GET_LOCAL a; GET_LOCAL b`.
+    pub const LOCAL_LOCAL: u8 = 41;
+    /// `NIL; POP`, `TRUE; POP` or `FALSE; POP`: nothing.
+    pub const LITERAL_POP: u8 = 42;
+    /// `POP; GET_LOCAL a`.
+    pub const POP_LOCAL: u8 = 43;
+    /// `CONSTANT k; POP`: nothing.
+    pub const CONSTANT_POP: u8 = 44;
+}
+
+/// Length in bytes of the instruction at `at` of `code`, if it is one of
+/// the base set (`closure_upvalues` gives the upvalue count of a function
+/// constant, for `CLOSURE`'s operands).
+fn instruction_len(
+    code: &[u8],
+    at: usize,
+    closure_upvalues: impl Fn(u8) -> usize,
+) -> Option<usize> {
+    use op::*;
+    Some(match *code.get(at)? {
+        NIL | TRUE | FALSE | POP | EQUAL | GREATER | LESS | ADD | SUBTRACT | MULTIPLY | DIVIDE
+        | NOT | NEGATE | PRINT | CLOSE_UPVALUE | RETURN | INHERIT => 1,
+        CONSTANT | GET_LOCAL | SET_LOCAL | GET_GLOBAL | DEFINE_GLOBAL | SET_GLOBAL
+        | GET_UPVALUE | SET_UPVALUE | GET_PROPERTY | SET_PROPERTY | GET_SUPER | CALL | CLASS
+        | METHOD => 2,
+        JUMP | JUMP_IF_FALSE | LOOP | INVOKE | SUPER_INVOKE => 3,
+        CLOSURE => 2 + 2 * closure_upvalues(*code.get(at + 1)?),
+        _ => return None,
+    })
+}
+
+/// The peephole pass: rewrites the first byte of common instruction
+/// sequences to a superinstruction that does the whole sequence in one
+/// dispatch. Only that byte changes, so the code keeps clox's length
+/// (every limit on jumps and constants falls where clox's does), a jump
+/// into the middle of a sequence still finds the original instructions
+/// there, and the line table still matches. When its fast path does not
+/// apply (a local that is not an instance, operands that are not
+/// numbers), a superinstruction does what its first instruction would
+/// and carries on with the second, so errors are exactly clox's.
+pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
+    use op::*;
+    let mut at = 0;
+    let mut lens = Vec::new();
+    while at < code.len() {
+        let Some(n) = instruction_len(code, at, &closure_upvalues) else {
+            return; // not code this pass understands: leave it alone
+        };
+        lens.push((at, n));
+        at += n;
+    }
+    let op_at = |i: usize| lens.get(i).map(|&(a, _)| code[a]);
+    let mut rewrites = Vec::new();
+    for i in 0..lens.len() {
+        let (a, _) = lens[i];
+        let arith = |o: Option<u8>| {
+            matches!(
+                o,
+                Some(ADD | SUBTRACT | MULTIPLY | DIVIDE | LESS | GREATER | EQUAL)
+            )
+        };
+        let fused = match (op_at(i), op_at(i + 1), op_at(i + 2)) {
+            (Some(GET_LOCAL), Some(GET_PROPERTY), _) => Some(LOCAL_PROPERTY),
+            (Some(GET_LOCAL), Some(CONSTANT), third) if arith(third) => Some(LOCAL_CONSTANT_ARITH),
+            (Some(GET_GLOBAL), Some(CONSTANT), third) if arith(third) => {
+                Some(GLOBAL_CONSTANT_ARITH)
+            }
+            (Some(JUMP_IF_FALSE), Some(POP), _) => {
+                let off = (usize::from(code[a + 1]) << 8) | usize::from(code[a + 2]);
+                (code.get(a + 3 + off) == Some(&POP)).then_some(TEST_POP)
+            }
+            (Some(GET_LOCAL), Some(GET_LOCAL), _) => Some(LOCAL_LOCAL),
+            (Some(CONSTANT), Some(POP), _) => Some(CONSTANT_POP),
+            (Some(NIL | TRUE | FALSE), Some(POP), _) => Some(LITERAL_POP),
+            (Some(POP), Some(GET_LOCAL), _) => Some(POP_LOCAL),
+            _ => None,
+        };
+        if let Some(f) = fused {
+            rewrites.push((a, f));
+        }
+    }
+    for (a, f) in rewrites {
+        code[a] = f;
+    }
 }
 
 /// The global variables' names, each bound to a slot of the VM's globals
@@ -404,7 +500,16 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
     /// Finishes the innermost function: its object and upvalue list.
     fn end_fn(&mut self) -> Option<(Gc<'gc>, Vec<(u8, bool)>)> {
         self.emit_return();
-        let f = self.fns.pop().expect("a function is being compiled");
+        let mut f = self.fns.pop().expect("a function is being compiled");
+        if self.errors.is_empty() {
+            let constants = &f.constants;
+            fuse(&mut f.code, |k| {
+                constants
+                    .get(usize::from(k))
+                    .and_then(|c| c.as_gc())
+                    .map_or(0, |g| usize::from(fn_info(g).upvalues))
+            });
+        }
         let mut slots = Vec::with_capacity(1 + f.constants.len());
         slots.push(f.name.map_or(Value::NIL, Value::from));
         slots.extend_from_slice(&f.constants);
@@ -987,5 +1092,73 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
             self.named_variable(super_tok, false);
             self.emit2(op::GET_SUPER, name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fuse, op::*};
+
+    #[test]
+    fn fuse_rewrites_first_bytes_only() {
+        // if (a < k) {...}: GET_LOCAL 1; CONSTANT 0; LESS;
+        // JUMP_IF_FALSE +2 (onto the else-branch POP); POP; POP; RETURN
+        // (the POP at offset 9 is the jump's target).
+        let original = [
+            GET_LOCAL,
+            1,
+            CONSTANT,
+            0,
+            LESS,
+            JUMP_IF_FALSE,
+            0,
+            1,
+            POP,
+            POP,
+            RETURN,
+        ];
+        let mut code = original;
+        fuse(&mut code, |_| 0);
+        assert_eq!(code[0], LOCAL_CONSTANT_ARITH);
+        assert_eq!(code[5], TEST_POP);
+        // Every other byte is untouched, so jumps into the middle of a
+        // sequence find the original instructions.
+        for i in (0..code.len()).filter(|&i| i != 0 && i != 5) {
+            assert_eq!(code[i], original[i], "byte {i}");
+        }
+    }
+
+    #[test]
+    fn fuse_leaves_unfusable_code_alone() {
+        // The jump lands on RETURN, not on a POP: no TEST_POP.
+        let mut code = [TRUE, JUMP_IF_FALSE, 0, 1, POP, RETURN];
+        fuse(&mut code, |_| 0);
+        assert_eq!(code, [TRUE, JUMP_IF_FALSE, 0, 1, POP, RETURN]);
+        // Unknown bytes stop the pass without touching anything.
+        let mut junk = [GET_LOCAL, 0, GET_PROPERTY, 1, 250, GET_LOCAL, 0, GET_LOCAL];
+        fuse(&mut junk, |_| 0);
+        assert_eq!(junk[0], GET_LOCAL);
+    }
+
+    #[test]
+    fn fuse_skips_closure_operands() {
+        // CLOSURE 0 with two upvalues (4 operand bytes that look like
+        // GET_LOCAL/GET_PROPERTY), then GET_LOCAL 0; GET_LOCAL 1.
+        let mut code = [
+            CLOSURE,
+            0,
+            GET_LOCAL,
+            1,
+            GET_PROPERTY,
+            1,
+            GET_LOCAL,
+            0,
+            GET_LOCAL,
+            1,
+            RETURN,
+        ];
+        fuse(&mut code, |_| 2);
+        assert_eq!(code[2], GET_LOCAL, "an operand is not an instruction");
+        assert_eq!(code[6], LOCAL_LOCAL);
     }
 }

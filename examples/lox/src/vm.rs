@@ -450,9 +450,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             let init = i.as_gc().expect("initializer");
                             self.call(frames, *sp, init, argc)
                         }
-                        None if argc != 0 => Err(Step::Error(format!(
-                            "Expected 0 arguments but got {argc}."
-                        ))),
+                        None if argc != 0 => {
+                            Err(Step::Error(format!("Expected 0 arguments but got {argc}.")))
+                        }
                         None => Ok(()),
                     };
                 }
@@ -800,8 +800,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::GET_PROPERTY => {
                         let k = usize::from(byte!());
                         let name = function.get(1 + k).as_gc().expect("string constant");
-                        let Some(inst) = peek!(0).as_gc().filter(|g| g.kind() == INSTANCE)
-                        else {
+                        let Some(inst) = peek!(0).as_gc().filter(|g| g.kind() == INSTANCE) else {
                             fail!("Only instances have properties.")
                         };
                         let field = match inst.get(1).as_gc() {
@@ -818,8 +817,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::SET_PROPERTY => {
                         let k = usize::from(byte!());
                         let name = function.get(1 + k).as_gc().expect("string constant");
-                        let Some(inst) = peek!(1).as_gc().filter(|g| g.kind() == INSTANCE)
-                        else {
+                        let Some(inst) = peek!(1).as_gc().filter(|g| g.kind() == INSTANCE) else {
                             fail!("Only instances have fields.")
                         };
                         let v = peek!(0);
@@ -1034,11 +1032,88 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         alloc!(table_set(m, class, 1, name, method), start);
                         pop!();
                     }
+                    // Superinstructions: see `compiler::fuse`. `ip` is
+                    // just past the first opcode; a fast path skips the
+                    // whole sequence, a slow one does the first
+                    // instruction and resumes at the second.
+                    op::LOCAL_PROPERTY => {
+                        let local = slots[base + usize::from(code[ip])];
+                        let k = usize::from(code[ip + 2]);
+                        let name = function.get(1 + k).as_gc().expect("string constant");
+                        let field = local
+                            .as_gc()
+                            .filter(|g| g.kind() == INSTANCE)
+                            .and_then(|inst| inst.get(1).as_gc())
+                            .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
+                        match field {
+                            Some(v) => {
+                                push!(v);
+                                ip += 3;
+                            }
+                            None => {
+                                push!(local);
+                                ip += 1;
+                            }
+                        }
+                    }
+                    op::LOCAL_CONSTANT_ARITH | op::GLOBAL_CONSTANT_ARITH => {
+                        let first = if code[start] == op::LOCAL_CONSTANT_ARITH {
+                            slots[base + usize::from(byte!())]
+                        } else {
+                            check!(self.global(global_slot!()), start)
+                        };
+                        let c = function.get(1 + usize::from(code[ip + 1]));
+                        match arith(code[ip + 2], first, c) {
+                            Some(v) => {
+                                push!(v);
+                                ip += 3;
+                            }
+                            None => push!(first),
+                        }
+                    }
+                    op::TEST_POP => {
+                        let off = short!();
+                        if is_falsey(pop!()) {
+                            ip += off;
+                        }
+                        ip += 1;
+                    }
+                    op::LOCAL_LOCAL => {
+                        let a = slots[base + usize::from(code[ip])];
+                        let b = slots[base + usize::from(code[ip + 2])];
+                        push!(a);
+                        push!(b);
+                        ip += 3;
+                    }
+                    op::LITERAL_POP => ip += 1,
+                    op::CONSTANT_POP => ip += 2,
+                    op::POP_LOCAL => {
+                        let v = slots[base + usize::from(code[ip + 1])];
+                        *top!() = v;
+                        ip += 2;
+                    }
                     other => fail!("Unknown opcode {other}."),
                 }
             }
         }
     }
+}
+
+/// `a <op> b` for the arithmetic and comparison opcodes, if both are
+/// numbers (the fast path of the fused `*_CONSTANT_ARITH` instructions).
+#[inline(always)]
+fn arith<'gc>(op: u8, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
+    let (x, y) = (a.as_number()?, b.as_number()?);
+    Some(match op {
+        op::ADD => Value::number(x + y),
+        op::SUBTRACT => Value::number(x - y),
+        op::MULTIPLY => Value::number(x * y),
+        op::DIVIDE => Value::number(x / y),
+        op::LESS => Value::bool(x < y),
+        op::GREATER => Value::bool(x > y),
+        op::EQUAL => Value::bool(x == y),
+        _ => return None,
+    })
 }
 
 /// Lox truthiness: `nil` and `false` are false, everything else true.
