@@ -116,8 +116,7 @@ pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
     }
     let op_at = |i: usize| lens.get(i).map(|&(a, _)| code[a]);
     let mut rewrites = Vec::new();
-    for i in 0..lens.len() {
-        let (a, _) = lens[i];
+    for (i, &(a, _)) in lens.iter().enumerate() {
         let arith = |o: Option<u8>| {
             matches!(
                 o,
