@@ -71,6 +71,10 @@ pub mod op {
     pub const POP_LOCAL: u8 = 43;
     /// `CONSTANT k; POP`: nothing.
     pub const CONSTANT_POP: u8 = 44;
+    /// `NIL; RETURN`.
+    pub const RETURN_NIL: u8 = 45;
+    /// `GET_LOCAL a; RETURN`.
+    pub const RETURN_LOCAL: u8 = 46;
 }
 
 /// Length in bytes of the instruction at `at` of `code`, if it is one of
@@ -125,6 +129,8 @@ pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
         };
         let fused = match (op_at(i), op_at(i + 1), op_at(i + 2)) {
             (Some(GET_LOCAL), Some(GET_PROPERTY), _) => Some(LOCAL_PROPERTY),
+            (Some(GET_LOCAL), Some(RETURN), _) => Some(RETURN_LOCAL),
+            (Some(NIL), Some(RETURN), _) => Some(RETURN_NIL),
             (Some(GET_LOCAL), Some(CONSTANT), third) if arith(third) => Some(LOCAL_CONSTANT_ARITH),
             (Some(GET_GLOBAL), Some(CONSTANT), third) if arith(third) => {
                 Some(GLOBAL_CONSTANT_ARITH)

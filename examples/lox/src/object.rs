@@ -6,7 +6,7 @@
 //! | `FUNCTION` | name (string or nil), then the constants | arity, upvalue count, code length (u32), first inline-cache index (u32), code, one line (u32) per code byte |
 //! | `CLOSURE` | function, then its upvalues | none |
 //! | `UPVALUE` | value (closed) or stack index (open), next open upvalue, open flag | none |
-//! | `CLASS` | name, methods table, fields capacity hint (number) | none |
+//! | `CLASS` | name, methods table, fields capacity hint (number), initializer (clox's `klass->initializer`) or nil | none |
 //! | `INSTANCE` | class, fields table (nil until the first field is set) | none |
 //! | `BOUND` | receiver, method closure | none |
 //! | `NATIVE` | name | native id |
@@ -48,6 +48,9 @@ pub const ROOT_OPEN_UPVALUES: usize = 1;
 pub const ROOT_INIT: usize = 2;
 pub const ROOT_FRAMES: usize = 3;
 pub const ROOT_UNDEF: usize = 4;
+
+/// Slot of a class's initializer (nil if it has none).
+pub const CLASS_INIT: usize = 3;
 
 /// Most call frames (clox's FRAMES_MAX).
 pub const FRAMES_MAX: usize = 64;

@@ -443,13 +443,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         .alloc(INSTANCE, &[g.into(), Value::NIL], &[])
                         .map_err(Step::Oom)?;
                     slots[slot] = inst.into();
-                    let init = self.root.get(ROOT_INIT).as_gc().expect("init string");
-                    let methods = g.get(1).as_gc().expect("methods");
-                    return match table_get(methods, init) {
-                        Some(i) => {
-                            let init = i.as_gc().expect("initializer");
-                            self.call(frames, *sp, init, argc)
-                        }
+                    return match g.get(CLASS_INIT).as_gc() {
+                        Some(init) => self.call(frames, *sp, init, argc),
                         None if argc != 0 => {
                             Err(Step::Error(format!("Expected 0 arguments but got {argc}.")))
                         }
@@ -478,6 +473,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn invoke_from_class(
         &mut self,
         sp: usize,
@@ -712,6 +708,24 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 ($d:expr) => {
                     slots[sp - 1 - $d]
                 };
+            }
+            // Returns from the current frame with `result`.
+            macro_rules! ret {
+                ($result:expr) => {{
+                    let result = $result;
+                    self.close_upvalues(slots, base);
+                    // The frame's slot in FRAMES keeps its closure until
+                    // the next call at this depth overwrites it: at most
+                    // 64 closures held a little longer, and no barrier on
+                    // every return.
+                    frames.pop();
+                    sp = base;
+                    if frames.is_empty() {
+                        leave!(Step::Done);
+                    }
+                    push!(result);
+                    continue 'frame;
+                }};
             }
             macro_rules! binary {
                 ($op:tt, $wrap:expr) => {{
@@ -990,18 +1004,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::RETURN => {
                         let result = pop!();
-                        self.close_upvalues(slots, base);
-                        // The frame's slot in FRAMES keeps its closure until
-                        // the next call at this depth overwrites it: at
-                        // most 64 closures held a little longer, and no
-                        // barrier on every return.
-                        frames.pop();
-                        sp = base;
-                        if frames.is_empty() {
-                            leave!(Step::Done);
-                        }
-                        push!(result);
-                        continue 'frame;
+                        ret!(result);
                     }
                     op::CLASS => {
                         let name = string!();
@@ -1009,7 +1012,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let class = alloc!(
                             m.alloc(
                                 CLASS,
-                                &[name.into(), methods.into(), Value::number(8.0)],
+                                &[name.into(), methods.into(), Value::number(8.0), Value::NIL],
                                 &[]
                             ),
                             start
@@ -1023,6 +1026,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let sub = peek!(0).as_gc().expect("subclass");
                         let from = sup.get(1).as_gc().expect("methods");
                         alloc!(table_add_all(m, from, sub, 1), start);
+                        m.set(sub, CLASS_INIT, sup.get(CLASS_INIT));
                         pop!();
                     }
                     op::METHOD => {
@@ -1030,6 +1034,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let method = peek!(0);
                         let class = peek!(1).as_gc().expect("class");
                         alloc!(table_set(m, class, 1, name, method), start);
+                        if Some(name) == self.root.get(ROOT_INIT).as_gc() {
+                            m.set(class, CLASS_INIT, method);
+                        }
                         pop!();
                     }
                     // Superinstructions: see `compiler::fuse`. `ip` is
@@ -1087,6 +1094,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::LITERAL_POP => ip += 1,
                     op::CONSTANT_POP => ip += 2,
+                    op::RETURN_NIL => ret!(Value::NIL),
+                    op::RETURN_LOCAL => ret!(slots[base + usize::from(code[ip])]),
                     op::POP_LOCAL => {
                         let v = slots[base + usize::from(code[ip + 1])];
                         *top!() = v;
