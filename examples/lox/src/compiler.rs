@@ -170,6 +170,11 @@ pub struct Globals {
     /// Inline caches handed out so far (one per constant of every
     /// function compiled: see [`crate::object::FnInfo::cache`]).
     caches: usize,
+    /// Initial values of the caches handed out since the VM last took
+    /// them ([`Globals::take_new_caches`]): a global access's cache holds
+    /// the global's slot from the start, so `GET_GLOBAL` reads a `u32`
+    /// where it would decode a number constant.
+    new_caches: Vec<u32>,
 }
 
 impl Globals {
@@ -207,6 +212,13 @@ impl Globals {
     /// Number of inline caches the compiled functions use.
     pub fn caches(&self) -> usize {
         self.caches
+    }
+
+    /// Moves the initial values of the caches handed out since the last
+    /// call to the end of `caches` (which then has [`Globals::caches`]
+    /// entries, if it had all the earlier ones).
+    pub fn take_new_caches(&mut self, caches: &mut Vec<u32>) {
+        caches.append(&mut self.new_caches);
     }
 }
 
@@ -266,6 +278,8 @@ struct Local<'s> {
 }
 
 struct FnState<'s, 'gc> {
+    /// Constants that hold a global's slot, with the slot.
+    global_constants: Vec<(usize, u32)>,
     kind: Kind,
     name: Option<Gc<'gc>>,
     arity: usize,
@@ -486,6 +500,7 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
     fn begin_fn(&mut self, kind: Kind, name: Option<Gc<'gc>>) {
         let first = if kind == Kind::Function { "" } else { "this" };
         self.fns.push(FnState {
+            global_constants: Vec::new(),
             kind,
             name,
             arity: 0,
@@ -520,6 +535,11 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
         slots.extend_from_slice(&f.constants);
         let cache = self.globals.caches;
         self.globals.caches += f.constants.len();
+        let first = self.globals.new_caches.len();
+        self.globals.new_caches.resize(first + f.constants.len(), 0);
+        for &(k, slot) in &f.global_constants {
+            self.globals.new_caches[first + k] = slot;
+        }
         let bytes = fn_bytes(
             f.arity.min(255) as u8,
             f.upvalues.len() as u8,
@@ -592,7 +612,10 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
     /// The constant for a global variable access: its slot, as a number.
     fn global_constant(&mut self, name: &str) -> u8 {
         let slot = self.globals.slot(name);
-        self.make_constant(Value::number(slot as f64))
+        let k = self.make_constant(Value::number(slot as f64));
+        let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+        self.f().global_constants.push((usize::from(k), slot));
+        k
     }
 
     fn mark_initialized(&mut self) {

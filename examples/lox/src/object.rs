@@ -267,7 +267,11 @@ pub fn table_set_sized<'gc, C: Collector>(
     }
     let f = filter(t);
     if f & filter_bit(key) == 0 {
-        m.set(t, FILTER, Value::number(f64::from_bits(f | filter_bit(key))));
+        m.set(
+            t,
+            FILTER,
+            Value::number(f64::from_bits(f | filter_bit(key))),
+        );
     }
     m.set(t, key_slot(i), key.into());
     m.set(t, key_slot(i) + 1, value);
@@ -346,14 +350,19 @@ const FN_HEADER: usize = 10;
 
 #[inline(always)]
 pub fn fn_info(f: Gc<'_>) -> FnInfo<'_> {
-    let b = f.bytes();
-    let n = u32::from_le_bytes([b[2], b[3], b[4], b[5]]) as usize;
+    let (h, rest) = f
+        .bytes()
+        .split_first_chunk::<FN_HEADER>()
+        .expect("a function's bytes start with its header");
+    let [arity, upvalues, n @ .., c0, c1, c2, c3] = *h;
+    let n = u32::from_le_bytes(n) as usize;
+    let (code, lines) = rest.split_at(n.min(rest.len()));
     FnInfo {
-        arity: b[0],
-        upvalues: b[1],
-        cache: u32::from_le_bytes([b[6], b[7], b[8], b[9]]) as usize,
-        code: &b[FN_HEADER..FN_HEADER + n],
-        lines: &b[FN_HEADER + n..],
+        arity,
+        upvalues,
+        cache: u32::from_le_bytes([c0, c1, c2, c3]) as usize,
+        code,
+        lines,
     }
 }
 

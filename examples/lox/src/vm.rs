@@ -180,7 +180,8 @@ impl<'io, C: Collector> Vm<'io, C> {
             m.set(frames, 0, closure.into());
             Ok(())
         });
-        self.hints.resize(self.globals.caches(), 0);
+        self.globals.take_new_caches(&mut self.hints);
+        debug_assert_eq!(self.hints.len(), self.globals.caches());
         match compiled {
             Ok(()) => {}
             Err(CompileError::Syntax(errors)) => {
@@ -218,6 +219,7 @@ impl<'io, C: Collector> Vm<'io, C> {
                         root,
                         globals: root.get(ROOT_GLOBALS).as_gc().expect("globals"),
                         undef: root.get(ROOT_UNDEF).raw(),
+                        open_upvalues: !root.get(ROOT_OPEN_UPVALUES).is_nil(),
                         interner,
                         names: globals,
                         hints,
@@ -337,6 +339,9 @@ struct Burst<'a, 'gc, C: Collector> {
     globals: Gc<'gc>,
     /// The undefined marker, as stored in the globals array.
     undef: RawValue,
+    /// Whether any upvalue is open (the `ROOT_OPEN_UPVALUES` list is not
+    /// empty): checked on every return.
+    open_upvalues: bool,
     interner: &'a mut Interner,
     names: &'a Globals,
     hints: &'a mut [u32],
@@ -539,12 +544,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             None => self.m.set(self.root, ROOT_OPEN_UPVALUES, new.into()),
             Some(p) => self.m.set(p, 1, new.into()),
         }
+        self.open_upvalues = true;
         Ok(new)
     }
 
     #[inline]
     fn close_upvalues(&mut self, slots: &[Value<'gc>], last: usize) {
-        if self.root.get(ROOT_OPEN_UPVALUES).is_nil() {
+        if !self.open_upvalues {
             return;
         }
         self.close_upvalues_slow(slots, last)
@@ -563,19 +569,19 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             self.m.set(u, 1, Value::NIL);
             self.m.set(self.root, ROOT_OPEN_UPVALUES, next);
         }
+        self.open_upvalues = !self.root.get(ROOT_OPEN_UPVALUES).is_nil();
     }
 
     /// The global in `slot`, or the "Undefined variable" error.
     #[inline]
     fn global(&self, slot: usize) -> Result<Value<'gc>, Step> {
-        let v = self.globals.get(slot);
-        if v.raw() == self.undef {
-            return Err(Step::Error(format!(
+        match self.globals.try_get(slot) {
+            Some(v) if v.raw() != self.undef => Ok(v),
+            _ => Err(Step::Error(format!(
                 "Undefined variable '{}'.",
                 self.names.name(slot)
-            )));
+            ))),
         }
-        Ok(v)
     }
 
     /// Executes up to `fuel` ticks; returns how the burst ended and how
@@ -634,9 +640,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     constant!().as_gc().expect("string constant")
                 };
             }
+            // A global's slot: in the cache of its name's constant (see
+            // `Globals::take_new_caches`).
             macro_rules! global_slot {
                 () => {
-                    constant!().as_number().expect("global slot") as usize
+                    self.hints
+                        .get(cache + usize::from(byte!()))
+                        .map_or(usize::MAX, |&s| s as usize)
                 };
             }
             // Saves the frame's ip, for calls, errors and yields.
@@ -775,7 +785,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         slots[s] = peek!(0);
                     }
                     op::GET_GLOBAL => {
-                        let v = check!(self.global(global_slot!()), start);
+                        let slot = global_slot!();
+                        let v = check!(self.global(slot), start);
                         push!(v);
                     }
                     op::DEFINE_GLOBAL => {
@@ -1067,7 +1078,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let first = if code[start] == op::LOCAL_CONSTANT_ARITH {
                             slots[base + usize::from(byte!())]
                         } else {
-                            check!(self.global(global_slot!()), start)
+                            let slot = global_slot!();
+                            check!(self.global(slot), start)
                         };
                         let c = function.get(1 + usize::from(code[ip + 1]));
                         match arith(code[ip + 2], first, c) {
