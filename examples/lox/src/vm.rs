@@ -609,15 +609,34 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             };
         }
         'frame: loop {
-            let fi = frames.len() - 1;
             let CallFrame {
-                closure,
                 function,
                 code,
                 cache,
                 base,
                 mut ip,
-            } = frames[fi];
+                ..
+            } = frames[frames.len() - 1];
+            // The current frame's index and closure, looked up when needed
+            // (fewer live values in the dispatch loop: fewer spills).
+            macro_rules! fi {
+                () => {
+                    frames.len() - 1
+                };
+            }
+            macro_rules! top_frame {
+                () => {
+                    match frames.last_mut() {
+                        Some(f) => f,
+                        None => unreachable!("a frame is running"),
+                    }
+                };
+            }
+            macro_rules! closure {
+                () => {
+                    frames[fi!()].closure
+                };
+            }
             macro_rules! byte {
                 () => {{
                     ip += 1;
@@ -652,7 +671,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             // Saves the frame's ip, for calls, errors and yields.
             macro_rules! save {
                 () => {
-                    frames[fi].ip = ip
+                    top_frame!().ip = ip
                 };
             }
             macro_rules! leave {
@@ -679,7 +698,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     match $e {
                         Ok(v) => v,
                         Err(Step::Oom(e)) => {
-                            frames[fi].ip = $start;
+                            top_frame!().ip = $start;
                             leave!(Step::Oom(e))
                         }
                         Err(e) => out!(e),
@@ -757,7 +776,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         tick -= 1;
                         if tick == 0 {
                             if rest == 0 || m.should_yield() {
-                                frames[fi].ip = start;
+                                top_frame!().ip = start;
                                 leave!(Step::Yield);
                             }
                             tick = POLL.min(rest);
@@ -803,7 +822,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         m.set(self.globals, slot, peek!(0));
                     }
                     op::GET_UPVALUE => {
-                        let u = closure.get(1 + usize::from(byte!()));
+                        let u = closure!().get(1 + usize::from(byte!()));
                         let u = u.as_gc().expect("upvalue");
                         let v = if u.get(2).as_bool() == Some(true) {
                             slots[u.get(0).as_number().expect("open index") as usize]
@@ -813,7 +832,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         push!(v);
                     }
                     op::SET_UPVALUE => {
-                        let u = closure.get(1 + usize::from(byte!()));
+                        let u = closure!().get(1 + usize::from(byte!()));
                         let u = u.as_gc().expect("upvalue");
                         let v = peek!(0);
                         if u.get(2).as_bool() == Some(true) {
@@ -873,7 +892,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         if let Err(e) = self.bind_method(slots, sp, sup, name) {
                             if let Step::Oom(_) = e {
                                 push!(sup.into());
-                                frames[fi].ip = start;
+                                top_frame!().ip = start;
                                 leave!(e);
                             }
                             out!(e);
@@ -965,7 +984,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             if let Err(e) = self.call_value(slots, &mut sp, frames, v, argc) {
                                 if let Step::Oom(_) = e {
                                     slots[slot] = receiver;
-                                    frames[fi].ip = start;
+                                    top_frame!().ip = start;
                                 }
                                 leave!(e);
                             }
@@ -1002,7 +1021,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             let up = if local {
                                 alloc!(self.capture_upvalue(base + index), start)
                             } else {
-                                closure.get(1 + index).as_gc().expect("upvalue")
+                                closure!().get(1 + index).as_gc().expect("upvalue")
                             };
                             slots.push(up.into());
                         }
