@@ -75,6 +75,10 @@ pub mod op {
     pub const RETURN_NIL: u8 = 45;
     /// `GET_LOCAL a; RETURN`.
     pub const RETURN_LOCAL: u8 = 46;
+    /// `GET_GLOBAL g; INVOKE k argc`.
+    pub const GLOBAL_INVOKE: u8 = 47;
+    /// `GET_LOCAL a; GET_PROPERTY k; RETURN` (a getter's body).
+    pub const LOCAL_PROPERTY_RETURN: u8 = 48;
 }
 
 /// Length in bytes of the instruction at `at` of `code`, if it is one of
@@ -128,7 +132,9 @@ pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
             )
         };
         let fused = match (op_at(i), op_at(i + 1), op_at(i + 2)) {
+            (Some(GET_LOCAL), Some(GET_PROPERTY), Some(RETURN)) => Some(LOCAL_PROPERTY_RETURN),
             (Some(GET_LOCAL), Some(GET_PROPERTY), _) => Some(LOCAL_PROPERTY),
+            (Some(GET_GLOBAL), Some(INVOKE), _) => Some(GLOBAL_INVOKE),
             (Some(GET_LOCAL), Some(RETURN), _) => Some(RETURN_LOCAL),
             (Some(NIL), Some(RETURN), _) => Some(RETURN_NIL),
             (Some(GET_LOCAL), Some(CONSTANT), third) if arith(third) => Some(LOCAL_CONSTANT_ARITH),

@@ -738,6 +738,37 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     slots[sp - 1 - $d]
                 };
             }
+            // `INVOKE k argc` whose opcode was at `$start` (ip is past it).
+            macro_rules! invoke {
+                ($start:expr) => {{
+                    let k = usize::from(byte!());
+                    let name = function.get(1 + k).as_gc().expect("string constant");
+                    let argc = usize::from(byte!());
+                    save!();
+                    let receiver = peek!(argc);
+                    let Some(inst) = receiver.as_gc().filter(|g| g.kind() == INSTANCE) else {
+                        fail!("Only instances have methods.")
+                    };
+                    let field = inst.get(1).as_gc().and_then(|t| table_get(t, name));
+                    if let Some(v) = field {
+                        let slot = sp - argc - 1;
+                        slots[slot] = v;
+                        if let Err(e) = self.call_value(slots, &mut sp, frames, v, argc) {
+                            if let Step::Oom(_) = e {
+                                slots[slot] = receiver;
+                                top_frame!().ip = $start;
+                            }
+                            leave!(e);
+                        }
+                    } else {
+                        let class = inst.get(0).as_gc().expect("class");
+                        check!(
+                            self.invoke_from_class(sp, frames, class, name, argc, cache + k),
+                            $start
+                        );
+                    }
+                }};
+            }
             // Returns from the current frame with `result`.
             macro_rules! ret {
                 ($result:expr) => {{
@@ -969,32 +1000,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::INVOKE => {
                         tick!();
-                        let k = usize::from(byte!());
-                        let name = function.get(1 + k).as_gc().expect("string constant");
-                        let argc = usize::from(byte!());
-                        save!();
-                        let receiver = peek!(argc);
-                        let Some(inst) = receiver.as_gc().filter(|g| g.kind() == INSTANCE) else {
-                            fail!("Only instances have methods.")
-                        };
-                        let field = inst.get(1).as_gc().and_then(|t| table_get(t, name));
-                        if let Some(v) = field {
-                            let slot = sp - argc - 1;
-                            slots[slot] = v;
-                            if let Err(e) = self.call_value(slots, &mut sp, frames, v, argc) {
-                                if let Step::Oom(_) = e {
-                                    slots[slot] = receiver;
-                                    top_frame!().ip = start;
-                                }
-                                leave!(e);
-                            }
-                        } else {
-                            let class = inst.get(0).as_gc().expect("class");
-                            check!(
-                                self.invoke_from_class(sp, frames, class, name, argc, cache + k),
-                                start
-                            );
-                        }
+                        invoke!(start);
                         continue 'frame;
                     }
                     op::SUPER_INVOKE => {
@@ -1126,6 +1132,32 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::LITERAL_POP => ip += 1,
                     op::CONSTANT_POP => ip += 2,
                     op::RETURN_NIL => ret!(Value::NIL),
+                    op::GLOBAL_INVOKE => {
+                        tick!();
+                        let slot = global_slot!();
+                        let v = check!(self.global(slot), start);
+                        push!(v);
+                        ip += 1; // INVOKE's opcode
+                        invoke!(start + 2);
+                        continue 'frame;
+                    }
+                    op::LOCAL_PROPERTY_RETURN => {
+                        let local = slots[base + usize::from(code[ip])];
+                        let k = usize::from(code[ip + 2]);
+                        let name = function.get(1 + k).as_gc().expect("string constant");
+                        let field = local
+                            .as_gc()
+                            .filter(|g| g.kind() == INSTANCE)
+                            .and_then(|inst| inst.get(1).as_gc())
+                            .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
+                        match field {
+                            Some(v) => ret!(v),
+                            None => {
+                                push!(local);
+                                ip += 1;
+                            }
+                        }
+                    }
                     op::RETURN_LOCAL => ret!(slots[base + usize::from(code[ip])]),
                     op::POP_LOCAL => {
                         let v = slots[base + usize::from(code[ip + 1])];
