@@ -231,11 +231,12 @@ pub fn table_set<'gc, C: Collector>(
     key: Gc<'gc>,
     value: Value<'gc>,
 ) -> R<bool> {
-    table_set_sized(m, owner, slot, key, value, 8)
+    table_set_sized(m, owner, slot, key, value, 8).map(|(is_new, _)| is_new)
 }
 
 /// [`table_set`], making a missing table with room for `initial` entries
-/// (rounded up to a power of two, at least 8).
+/// (rounded up to a power of two, at least 8); returns whether the key is
+/// new and the index of its entry (a hint for the next lookup).
 pub fn table_set_sized<'gc, C: Collector>(
     m: &Mutator<'gc, C>,
     owner: Gc<'gc>,
@@ -243,7 +244,7 @@ pub fn table_set_sized<'gc, C: Collector>(
     key: Gc<'gc>,
     value: Value<'gc>,
     initial: usize,
-) -> R<bool> {
+) -> R<(bool, u32)> {
     let mut t = match owner.get(slot).as_gc() {
         Some(t) => t,
         None => {
@@ -275,7 +276,7 @@ pub fn table_set_sized<'gc, C: Collector>(
     }
     m.set(t, key_slot(i), key.into());
     m.set(t, key_slot(i) + 1, value);
-    Ok(is_new)
+    Ok((is_new, i as u32))
 }
 
 pub fn table_delete<'gc, C: Collector>(m: &Mutator<'gc, C>, t: Gc<'gc>, key: Gc<'gc>) -> bool {

@@ -908,7 +908,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         if hit.is_none() {
                             let class = inst.get(0).as_gc().expect("class");
                             let want = class.get(2).as_number().unwrap_or(8.0) as usize;
-                            alloc!(table_set_sized(m, inst, 1, name, v, want), start);
+                            let (_, at) =
+                                alloc!(table_set_sized(m, inst, 1, name, v, want), start);
+                            *self.hint(cache + k) = at;
                             let t = inst.get(1).as_gc().expect("fields");
                             if capacity(t) > want {
                                 m.set(class, 2, Value::number(capacity(t) as f64));
