@@ -79,6 +79,8 @@ pub mod op {
     pub const GLOBAL_INVOKE: u8 = 47;
     /// `GET_LOCAL a; GET_PROPERTY k; RETURN` (a getter's body).
     pub const LOCAL_PROPERTY_RETURN: u8 = 48;
+    /// `CONSTANT k; <ADD|SUBTRACT|LESS|GREATER|...>` on whatever is on top.
+    pub const CONSTANT_ARITH: u8 = 49;
 }
 
 /// Length in bytes of the instruction at `at` of `code`, if it is one of
@@ -147,6 +149,7 @@ pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
             }
             (Some(GET_LOCAL), Some(GET_LOCAL), _) => Some(LOCAL_LOCAL),
             (Some(CONSTANT), Some(POP), _) => Some(CONSTANT_POP),
+            (Some(CONSTANT), second, _) if arith(second) => Some(CONSTANT_ARITH),
             (Some(NIL | TRUE | FALSE), Some(POP), _) => Some(LITERAL_POP),
             (Some(POP), Some(GET_LOCAL), _) => Some(POP_LOCAL),
             _ => None,
@@ -1154,10 +1157,13 @@ mod tests {
         let mut code = original;
         fuse(&mut code, |_| 0);
         assert_eq!(code[0], LOCAL_CONSTANT_ARITH);
+        // Overlapping sequences fuse too: entering at the CONSTANT (a jump
+        // there) still takes a fused path.
+        assert_eq!(code[2], CONSTANT_ARITH);
         assert_eq!(code[5], TEST_POP);
         // Every other byte is untouched, so jumps into the middle of a
         // sequence find the original instructions.
-        for i in (0..code.len()).filter(|&i| i != 0 && i != 5) {
+        for i in (0..code.len()).filter(|&i| ![0, 2, 5].contains(&i)) {
             assert_eq!(code[i], original[i], "byte {i}");
         }
     }

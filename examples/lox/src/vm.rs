@@ -908,8 +908,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         if hit.is_none() {
                             let class = inst.get(0).as_gc().expect("class");
                             let want = class.get(2).as_number().unwrap_or(8.0) as usize;
-                            let (_, at) =
-                                alloc!(table_set_sized(m, inst, 1, name, v, want), start);
+                            let (_, at) = alloc!(table_set_sized(m, inst, 1, name, v, want), start);
                             *self.hint(cache + k) = at;
                             let t = inst.get(1).as_gc().expect("fields");
                             if capacity(t) > want {
@@ -1115,6 +1114,20 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                                 ip += 3;
                             }
                             None => push!(first),
+                        }
+                    }
+                    op::CONSTANT_ARITH => {
+                        let c = function.get(1 + usize::from(code[ip]));
+                        let top = top!();
+                        match arith(code[ip + 1], *top, c) {
+                            Some(v) => {
+                                *top = v;
+                                ip += 2;
+                            }
+                            None => {
+                                ip += 1;
+                                push!(c);
+                            }
                         }
                     }
                     op::TEST_POP => {
