@@ -472,6 +472,23 @@ impl RawValue {
         self.0 == TAG_NIL
     }
 
+    /// The reference, if it is one, without checking it for null.
+    ///
+    /// # Safety
+    ///
+    /// 1. If this is a reference, its address is not null (it names an
+    ///    object: true of every branded value).
+    #[inline]
+    pub(crate) unsafe fn as_live_ptr(self) -> Option<ObjPtr> {
+        if self.0 & PTR_TAG == PTR_TAG {
+            let p = (self.0 & PTR_MASK) as usize as *mut ObjHeader;
+            // SAFETY: obligation 1.
+            Some(ObjPtr(unsafe { NonNull::new_unchecked(p) }))
+        } else {
+            None
+        }
+    }
+
     /// The reference, if it is one.
     #[inline]
     pub fn as_ptr(self) -> Option<ObjPtr> {

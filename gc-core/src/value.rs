@@ -223,9 +223,12 @@ impl<'gc> Value<'gc> {
     /// The reference, if this is one.
     #[inline]
     pub fn as_gc(self) -> Option<Gc<'gc>> {
-        // SAFETY: a branded Value's reference satisfies Gc::from_ptr's
-        // obligation (Value::from_raw obligation 1).
-        self.raw.as_ptr().map(|p| unsafe { Gc::from_ptr(p) })
+        // SAFETY: a branded Value's reference names a live object
+        // (Value::from_raw obligation 1), so its address is not null; and
+        // it satisfies Gc::from_ptr's obligation (the same obligation).
+        // This skips `RawValue::as_ptr`'s null check, which an unbranded
+        // value needs: every VM step decodes several references.
+        unsafe { self.raw.as_live_ptr() }.map(|p| unsafe { Gc::from_ptr(p) })
     }
 
     /// Takes the value apart.

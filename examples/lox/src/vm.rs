@@ -306,6 +306,7 @@ fn grow_globals<'gc, C: Collector>(
 
 /// A call frame inside a burst: the closure with its function and code
 /// looked up once, where the Rust-side `Frame` keeps only integers.
+#[derive(Clone, Copy)]
 struct CallFrame<'gc> {
     closure: Gc<'gc>,
     function: Gc<'gc>,
@@ -318,16 +319,77 @@ struct CallFrame<'gc> {
 impl<'gc> CallFrame<'gc> {
     #[inline(always)]
     fn new(closure: Gc<'gc>, ip: usize, base: usize) -> Self {
+        Self::enter(closure, base).0.at(ip)
+    }
+
+    /// A frame at the start of `closure` with its slots from `base`, and
+    /// the function's arity.
+    #[inline(always)]
+    fn enter(closure: Gc<'gc>, base: usize) -> (Self, u8) {
         let function = closure.get(0).as_gc().expect("closure function");
         let info = fn_info(function);
-        CallFrame {
+        let frame = CallFrame {
             closure,
             function,
             code: info.code,
             cache: info.cache,
-            ip,
+            ip: 0,
             base,
+        };
+        (frame, info.arity)
+    }
+
+    #[inline(always)]
+    fn at(self, ip: usize) -> Self {
+        CallFrame { ip, ..self }
+    }
+}
+
+/// The call stack inside a burst: a fixed array (clox's `frames`), so
+/// that a call is a store and an increment, with the one `FRAMES_MAX`
+/// check that a call makes anyway (no vector capacity check).
+struct Frames<'gc> {
+    slots: [CallFrame<'gc>; FRAMES_MAX],
+    depth: usize,
+}
+
+impl<'gc> Frames<'gc> {
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        self.depth == 0
+    }
+
+    /// The running frame.
+    #[inline(always)]
+    fn top(&self) -> &CallFrame<'gc> {
+        &self.slots[self.depth.wrapping_sub(1) % FRAMES_MAX]
+    }
+
+    #[inline(always)]
+    fn top_mut(&mut self) -> &mut CallFrame<'gc> {
+        &mut self.slots[self.depth.wrapping_sub(1) % FRAMES_MAX]
+    }
+
+    /// Pushes `f`, or fails with clox's "Stack overflow.".
+    #[inline(always)]
+    fn push(&mut self, f: CallFrame<'gc>) -> Result<(), Step> {
+        match self.slots.get_mut(self.depth) {
+            Some(slot) => {
+                *slot = f;
+                self.depth += 1;
+                Ok(())
+            }
+            None => Err(Step::Error("Stack overflow.".into())),
         }
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn live(&self) -> &[CallFrame<'gc>] {
+        &self.slots[..self.depth]
     }
 }
 
@@ -363,10 +425,17 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     /// Runs one burst: rebuilds the frames, executes, writes them back.
     fn run(&mut self, frames: &mut Vec<Frame>, budget: &mut Option<u64>) -> Step {
         let fa = self.root.get(ROOT_FRAMES).as_gc().expect("frames");
-        let mut cfs: Vec<CallFrame<'gc>> = Vec::with_capacity(FRAMES_MAX);
-        for (i, f) in frames.iter().enumerate() {
+        let first = fa.get(0).as_gc().expect("frame closure");
+        let mut cfs = Frames {
+            // Slots above the depth are never read; any frame fills them.
+            slots: [CallFrame::new(first, 0, 0); FRAMES_MAX],
+            depth: 0,
+        };
+        for (i, f) in frames.iter().enumerate().take(FRAMES_MAX) {
             let closure = fa.get(i).as_gc().expect("frame closure");
-            cfs.push(CallFrame::new(closure, f.ip, f.base));
+            if cfs.push(CallFrame::new(closure, f.ip, f.base)).is_err() {
+                unreachable!("at most FRAMES_MAX frames are saved");
+            }
         }
         // In stress mode, return to a safepoint (and so collect) far more
         // often, but in proportion to the live heap, so that a program with
@@ -389,7 +458,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             *b = b.saturating_sub(u64::from(executed));
         }
         frames.clear();
-        for (i, f) in cfs.iter().enumerate() {
+        for (i, f) in cfs.live().iter().enumerate() {
             if fa.get(i).as_gc() != Some(f.closure) {
                 self.m.set(fa, i, f.closure.into());
             }
@@ -405,23 +474,18 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     #[inline(always)]
     fn call(
         &self,
-        frames: &mut Vec<CallFrame<'gc>>,
+        frames: &mut Frames<'gc>,
         stack_len: usize,
         closure: Gc<'gc>,
         argc: usize,
     ) -> Result<(), Step> {
-        let frame = CallFrame::new(closure, 0, stack_len - argc - 1);
-        let arity = usize::from(frame.function.bytes()[0]);
-        if argc != arity {
+        let (frame, arity) = CallFrame::enter(closure, stack_len - argc - 1);
+        if argc != usize::from(arity) {
             return Err(Step::Error(format!(
                 "Expected {arity} arguments but got {argc}."
             )));
         }
-        if frames.len() == FRAMES_MAX {
-            return Err(Step::Error("Stack overflow.".into()));
-        }
-        frames.push(frame);
-        Ok(())
+        frames.push(frame)
     }
 
     #[inline(always)]
@@ -429,7 +493,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         &mut self,
         slots: &mut [Value<'gc>],
         sp: &mut usize,
-        frames: &mut Vec<CallFrame<'gc>>,
+        frames: &mut Frames<'gc>,
         callee: Value<'gc>,
         argc: usize,
     ) -> Result<(), Step> {
@@ -482,7 +546,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     fn invoke_from_class(
         &mut self,
         sp: usize,
-        frames: &mut Vec<CallFrame<'gc>>,
+        frames: &mut Frames<'gc>,
         class: Gc<'gc>,
         name: Gc<'gc>,
         argc: usize,
@@ -587,12 +651,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     /// Executes up to `fuel` ticks; returns how the burst ended and how
     /// many ticks it used. The current frame's ip is saved
     /// in `frames` on every way out.
-    fn exec(
-        &mut self,
-        stack: &mut Stack<'gc>,
-        frames: &mut Vec<CallFrame<'gc>>,
-        fuel: u32,
-    ) -> (Step, u32) {
+    fn exec(&mut self, stack: &mut Stack<'gc>, frames: &mut Frames<'gc>, fuel: u32) -> (Step, u32) {
         let m = self.m;
         // The stack as a window with headroom: `slots[..sp]` are the
         // values, `slots[sp..]` nil. The top index lives in a register,
@@ -616,25 +675,17 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 base,
                 mut ip,
                 ..
-            } = frames[frames.len() - 1];
-            // The current frame's index and closure, looked up when needed
+            } = *frames.top();
+            // The current frame and its closure, looked up when needed
             // (fewer live values in the dispatch loop: fewer spills).
-            macro_rules! fi {
-                () => {
-                    frames.len() - 1
-                };
-            }
             macro_rules! top_frame {
                 () => {
-                    match frames.last_mut() {
-                        Some(f) => f,
-                        None => unreachable!("a frame is running"),
-                    }
+                    frames.top_mut()
                 };
             }
             macro_rules! closure {
                 () => {
-                    frames[fi!()].closure
+                    frames.top().closure
                 };
             }
             macro_rules! byte {
