@@ -57,10 +57,6 @@ pub mod op {
 
     /// `GET_LOCAL a; GET_PROPERTY k`.
     pub const LOCAL_PROPERTY: u8 = 37;
-    /// `GET_LOCAL a; CONSTANT k; <ADD|SUBTRACT|LESS|GREATER|...>`.
-    pub const LOCAL_CONSTANT_ARITH: u8 = 38;
-    /// `GET_GLOBAL g; CONSTANT k; <ADD|SUBTRACT|LESS|GREATER|...>`.
-    pub const GLOBAL_CONSTANT_ARITH: u8 = 39;
     /// `JUMP_IF_FALSE off; POP` where the jump lands on a `POP` too.
     pub const TEST_POP: u8 = 40;
     /// `GET_LOCAL a; GET_LOCAL b`.
@@ -79,9 +75,47 @@ pub mod op {
     pub const GLOBAL_INVOKE: u8 = 47;
     /// `GET_LOCAL a; GET_PROPERTY k; RETURN` (a getter's body).
     pub const LOCAL_PROPERTY_RETURN: u8 = 48;
-    /// `CONSTANT k; <ADD|SUBTRACT|LESS|GREATER|...>` on whatever is on top.
-    pub const CONSTANT_ARITH: u8 = 49;
+    /// `GET_LOCAL a; CONSTANT k; <op>`: one opcode per operator (`LOCAL_CONSTANT_ARITH + (op - EQUAL)`),
+    /// so that the operator costs no second dispatch.
+    pub const LOCAL_CONSTANT_ARITH: u8 = 64;
+    pub const LOCAL_CONSTANT_EQ: u8 = 64;
+    pub const LOCAL_CONSTANT_GT: u8 = 65;
+    pub const LOCAL_CONSTANT_LT: u8 = 66;
+    pub const LOCAL_CONSTANT_ADD: u8 = 67;
+    pub const LOCAL_CONSTANT_SUB: u8 = 68;
+    pub const LOCAL_CONSTANT_MUL: u8 = 69;
+    pub const LOCAL_CONSTANT_DIV: u8 = 70;
+    /// `GET_GLOBAL g; CONSTANT k; <op>`: one opcode per operator (`GLOBAL_CONSTANT_ARITH + (op - EQUAL)`),
+    /// so that the operator costs no second dispatch.
+    pub const GLOBAL_CONSTANT_ARITH: u8 = 72;
+    pub const GLOBAL_CONSTANT_EQ: u8 = 72;
+    pub const GLOBAL_CONSTANT_GT: u8 = 73;
+    pub const GLOBAL_CONSTANT_LT: u8 = 74;
+    pub const GLOBAL_CONSTANT_ADD: u8 = 75;
+    pub const GLOBAL_CONSTANT_SUB: u8 = 76;
+    pub const GLOBAL_CONSTANT_MUL: u8 = 77;
+    pub const GLOBAL_CONSTANT_DIV: u8 = 78;
+    /// `CONSTANT k; <op>` applied to whatever is on top: one opcode per operator (`CONSTANT_ARITH + (op - EQUAL)`),
+    /// so that the operator costs no second dispatch.
+    pub const CONSTANT_ARITH: u8 = 80;
+    pub const CONSTANT_EQ: u8 = 80;
+    pub const CONSTANT_GT: u8 = 81;
+    pub const CONSTANT_LT: u8 = 82;
+    pub const CONSTANT_ADD: u8 = 83;
+    pub const CONSTANT_SUB: u8 = 84;
+    pub const CONSTANT_MUL: u8 = 85;
+    pub const CONSTANT_DIV: u8 = 86;
 }
+
+// The fused arithmetic families index by `op - EQUAL`.
+const _: () = assert!(
+    op::GREATER == op::EQUAL + 1
+        && op::LESS == op::EQUAL + 2
+        && op::ADD == op::EQUAL + 3
+        && op::SUBTRACT == op::EQUAL + 4
+        && op::MULTIPLY == op::EQUAL + 5
+        && op::DIVIDE == op::EQUAL + 6
+);
 
 /// Length in bytes of the instruction at `at` of `code`, if it is one of
 /// the base set (`closure_upvalues` gives the upvalue count of a function
@@ -139,9 +173,11 @@ pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
             (Some(GET_GLOBAL), Some(INVOKE), _) => Some(GLOBAL_INVOKE),
             (Some(GET_LOCAL), Some(RETURN), _) => Some(RETURN_LOCAL),
             (Some(NIL), Some(RETURN), _) => Some(RETURN_NIL),
-            (Some(GET_LOCAL), Some(CONSTANT), third) if arith(third) => Some(LOCAL_CONSTANT_ARITH),
-            (Some(GET_GLOBAL), Some(CONSTANT), third) if arith(third) => {
-                Some(GLOBAL_CONSTANT_ARITH)
+            (Some(GET_LOCAL), Some(CONSTANT), Some(third)) if arith(Some(third)) => {
+                Some(LOCAL_CONSTANT_ARITH + (third - EQUAL))
+            }
+            (Some(GET_GLOBAL), Some(CONSTANT), Some(third)) if arith(Some(third)) => {
+                Some(GLOBAL_CONSTANT_ARITH + (third - EQUAL))
             }
             (Some(JUMP_IF_FALSE), Some(POP), _) => {
                 let off = (usize::from(code[a + 1]) << 8) | usize::from(code[a + 2]);
@@ -149,7 +185,9 @@ pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
             }
             (Some(GET_LOCAL), Some(GET_LOCAL), _) => Some(LOCAL_LOCAL),
             (Some(CONSTANT), Some(POP), _) => Some(CONSTANT_POP),
-            (Some(CONSTANT), second, _) if arith(second) => Some(CONSTANT_ARITH),
+            (Some(CONSTANT), Some(second), _) if arith(Some(second)) => {
+                Some(CONSTANT_ARITH + (second - EQUAL))
+            }
             (Some(NIL | TRUE | FALSE), Some(POP), _) => Some(LITERAL_POP),
             (Some(POP), Some(GET_LOCAL), _) => Some(POP_LOCAL),
             _ => None,
@@ -1156,10 +1194,10 @@ mod tests {
         ];
         let mut code = original;
         fuse(&mut code, |_| 0);
-        assert_eq!(code[0], LOCAL_CONSTANT_ARITH);
+        assert_eq!(code[0], LOCAL_CONSTANT_LT);
         // Overlapping sequences fuse too: entering at the CONSTANT (a jump
         // there) still takes a fused path.
-        assert_eq!(code[2], CONSTANT_ARITH);
+        assert_eq!(code[2], CONSTANT_LT);
         assert_eq!(code[5], TEST_POP);
         // Every other byte is untouched, so jumps into the middle of a
         // sequence find the original instructions.

@@ -498,9 +498,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         argc: usize,
     ) -> Result<(), Step> {
         if let Some(g) = callee.as_gc() {
+            // Closures first, with a plain branch: the common case, and a
+            // `match` here would be a second indirect jump per call.
+            if g.kind() == CLOSURE {
+                return self.call(frames, *sp, g, argc);
+            }
             let slot = *sp - argc - 1;
             match g.kind() {
-                CLOSURE => return self.call(frames, *sp, g, argc),
                 BOUND => {
                     slots[slot] = g.get(0);
                     let method = g.get(1).as_gc().expect("method");
@@ -817,6 +821,54 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             self.invoke_from_class(sp, frames, class, name, argc, cache + k),
                             $start
                         );
+                    }
+                }};
+            }
+            // The fused arithmetic families: `$f` is one of the `num_*`
+            // functions (the operator, inlined: no second dispatch).
+            macro_rules! local_constant {
+                ($f:ident) => {{
+                    let first = slots[base + usize::from(code[ip])];
+                    let c = function.get(1 + usize::from(code[ip + 2]));
+                    match both_numbers(first, c) {
+                        Some((x, y)) => {
+                            push!($f(x, y));
+                            ip += 4;
+                        }
+                        None => {
+                            push!(first);
+                            ip += 1;
+                        }
+                    }
+                }};
+            }
+            macro_rules! global_constant {
+                ($f:ident, $start:expr) => {{
+                    let slot = global_slot!();
+                    let first = check!(self.global(slot), $start);
+                    let c = function.get(1 + usize::from(code[ip + 1]));
+                    match both_numbers(first, c) {
+                        Some((x, y)) => {
+                            push!($f(x, y));
+                            ip += 3;
+                        }
+                        None => push!(first),
+                    }
+                }};
+            }
+            macro_rules! top_constant {
+                ($f:ident) => {{
+                    let c = function.get(1 + usize::from(code[ip]));
+                    let top = top!();
+                    match both_numbers(*top, c) {
+                        Some((x, y)) => {
+                            *top = $f(x, y);
+                            ip += 2;
+                        }
+                        None => {
+                            ip += 1;
+                            push!(c);
+                        }
                     }
                 }};
             }
@@ -1151,36 +1203,27 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             }
                         }
                     }
-                    op::LOCAL_CONSTANT_ARITH | op::GLOBAL_CONSTANT_ARITH => {
-                        let first = if code[start] == op::LOCAL_CONSTANT_ARITH {
-                            slots[base + usize::from(byte!())]
-                        } else {
-                            let slot = global_slot!();
-                            check!(self.global(slot), start)
-                        };
-                        let c = function.get(1 + usize::from(code[ip + 1]));
-                        match arith(code[ip + 2], first, c) {
-                            Some(v) => {
-                                push!(v);
-                                ip += 3;
-                            }
-                            None => push!(first),
-                        }
-                    }
-                    op::CONSTANT_ARITH => {
-                        let c = function.get(1 + usize::from(code[ip]));
-                        let top = top!();
-                        match arith(code[ip + 1], *top, c) {
-                            Some(v) => {
-                                *top = v;
-                                ip += 2;
-                            }
-                            None => {
-                                ip += 1;
-                                push!(c);
-                            }
-                        }
-                    }
+                    op::LOCAL_CONSTANT_EQ => local_constant!(num_eq),
+                    op::LOCAL_CONSTANT_GT => local_constant!(num_gt),
+                    op::LOCAL_CONSTANT_LT => local_constant!(num_lt),
+                    op::LOCAL_CONSTANT_ADD => local_constant!(num_add),
+                    op::LOCAL_CONSTANT_SUB => local_constant!(num_sub),
+                    op::LOCAL_CONSTANT_MUL => local_constant!(num_mul),
+                    op::LOCAL_CONSTANT_DIV => local_constant!(num_div),
+                    op::GLOBAL_CONSTANT_EQ => global_constant!(num_eq, start),
+                    op::GLOBAL_CONSTANT_GT => global_constant!(num_gt, start),
+                    op::GLOBAL_CONSTANT_LT => global_constant!(num_lt, start),
+                    op::GLOBAL_CONSTANT_ADD => global_constant!(num_add, start),
+                    op::GLOBAL_CONSTANT_SUB => global_constant!(num_sub, start),
+                    op::GLOBAL_CONSTANT_MUL => global_constant!(num_mul, start),
+                    op::GLOBAL_CONSTANT_DIV => global_constant!(num_div, start),
+                    op::CONSTANT_EQ => top_constant!(num_eq),
+                    op::CONSTANT_GT => top_constant!(num_gt),
+                    op::CONSTANT_LT => top_constant!(num_lt),
+                    op::CONSTANT_ADD => top_constant!(num_add),
+                    op::CONSTANT_SUB => top_constant!(num_sub),
+                    op::CONSTANT_MUL => top_constant!(num_mul),
+                    op::CONSTANT_DIV => top_constant!(num_div),
                     op::TEST_POP => {
                         let off = short!();
                         if is_falsey(pop!()) {
@@ -1237,21 +1280,40 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     }
 }
 
-/// `a <op> b` for the arithmetic and comparison opcodes, if both are
-/// numbers (the fast path of the fused `*_CONSTANT_ARITH` instructions).
+/// Both operands as numbers, if they are (the fast path of the fused
+/// arithmetic instructions).
 #[inline(always)]
-fn arith<'gc>(op: u8, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
-    let (x, y) = (a.as_number()?, b.as_number()?);
-    Some(match op {
-        op::ADD => Value::number(x + y),
-        op::SUBTRACT => Value::number(x - y),
-        op::MULTIPLY => Value::number(x * y),
-        op::DIVIDE => Value::number(x / y),
-        op::LESS => Value::bool(x < y),
-        op::GREATER => Value::bool(x > y),
-        op::EQUAL => Value::bool(x == y),
-        _ => return None,
-    })
+fn both_numbers(a: Value<'_>, b: Value<'_>) -> Option<(f64, f64)> {
+    Some((a.as_number()?, b.as_number()?))
+}
+
+#[inline(always)]
+fn num_eq<'gc>(x: f64, y: f64) -> Value<'gc> {
+    Value::bool(x == y)
+}
+#[inline(always)]
+fn num_gt<'gc>(x: f64, y: f64) -> Value<'gc> {
+    Value::bool(x > y)
+}
+#[inline(always)]
+fn num_lt<'gc>(x: f64, y: f64) -> Value<'gc> {
+    Value::bool(x < y)
+}
+#[inline(always)]
+fn num_add<'gc>(x: f64, y: f64) -> Value<'gc> {
+    Value::number(x + y)
+}
+#[inline(always)]
+fn num_sub<'gc>(x: f64, y: f64) -> Value<'gc> {
+    Value::number(x - y)
+}
+#[inline(always)]
+fn num_mul<'gc>(x: f64, y: f64) -> Value<'gc> {
+    Value::number(x * y)
+}
+#[inline(always)]
+fn num_div<'gc>(x: f64, y: f64) -> Value<'gc> {
+    Value::number(x / y)
 }
 
 /// Lox truthiness: `nil` and `false` are false, everything else true.
