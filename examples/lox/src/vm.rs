@@ -830,9 +830,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 ($f:ident) => {{
                     let first = slots[base + usize::from(code[ip])];
                     let c = function.get(1 + usize::from(code[ip + 2]));
-                    match both_numbers(first, c) {
-                        Some((x, y)) => {
-                            push!($f(x, y));
+                    match $f(first, c) {
+                        Some(v) => {
+                            push!(v);
                             ip += 4;
                         }
                         None => {
@@ -847,9 +847,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     let slot = global_slot!();
                     let first = check!(self.global(slot), $start);
                     let c = function.get(1 + usize::from(code[ip + 1]));
-                    match both_numbers(first, c) {
-                        Some((x, y)) => {
-                            push!($f(x, y));
+                    match $f(first, c) {
+                        Some(v) => {
+                            push!(v);
                             ip += 3;
                         }
                         None => push!(first),
@@ -860,9 +860,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 ($f:ident) => {{
                     let c = function.get(1 + usize::from(code[ip]));
                     let top = top!();
-                    match both_numbers(*top, c) {
-                        Some((x, y)) => {
-                            *top = $f(x, y);
+                    match $f(*top, c) {
+                        Some(v) => {
+                            *top = v;
                             ip += 2;
                         }
                         None => {
@@ -1280,40 +1280,31 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     }
 }
 
-/// Both operands as numbers, if they are (the fast path of the fused
-/// arithmetic instructions).
-#[inline(always)]
-fn both_numbers(a: Value<'_>, b: Value<'_>) -> Option<(f64, f64)> {
-    Some((a.as_number()?, b.as_number()?))
+// The fast paths of the fused arithmetic instructions: the result, or
+// `None` if the operands need the plain instruction (not numbers).
+macro_rules! numeric {
+    ($($name:ident => |$x:ident, $y:ident| $e:expr;)*) => {$(
+        #[inline(always)]
+        fn $name<'gc>(a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
+            let ($x, $y) = (a.as_number()?, b.as_number()?);
+            Some($e)
+        }
+    )*};
 }
 
-#[inline(always)]
-fn num_eq<'gc>(x: f64, y: f64) -> Value<'gc> {
-    Value::bool(x == y)
+numeric! {
+    num_gt => |x, y| Value::bool(x > y);
+    num_lt => |x, y| Value::bool(x < y);
+    num_add => |x, y| Value::number(x + y);
+    num_sub => |x, y| Value::number(x - y);
+    num_mul => |x, y| Value::number(x * y);
+    num_div => |x, y| Value::number(x / y);
 }
+
+/// Equality takes any operands (Lox's `==` never fails).
 #[inline(always)]
-fn num_gt<'gc>(x: f64, y: f64) -> Value<'gc> {
-    Value::bool(x > y)
-}
-#[inline(always)]
-fn num_lt<'gc>(x: f64, y: f64) -> Value<'gc> {
-    Value::bool(x < y)
-}
-#[inline(always)]
-fn num_add<'gc>(x: f64, y: f64) -> Value<'gc> {
-    Value::number(x + y)
-}
-#[inline(always)]
-fn num_sub<'gc>(x: f64, y: f64) -> Value<'gc> {
-    Value::number(x - y)
-}
-#[inline(always)]
-fn num_mul<'gc>(x: f64, y: f64) -> Value<'gc> {
-    Value::number(x * y)
-}
-#[inline(always)]
-fn num_div<'gc>(x: f64, y: f64) -> Value<'gc> {
-    Value::number(x / y)
+fn num_eq<'gc>(a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
+    Some(Value::bool(a == b))
 }
 
 /// Lox truthiness: `nil` and `false` are false, everything else true.
