@@ -75,6 +75,8 @@ pub mod op {
     pub const GLOBAL_INVOKE: u8 = 47;
     /// `GET_LOCAL a; GET_PROPERTY k; RETURN` (a getter's body).
     pub const LOCAL_PROPERTY_RETURN: u8 = 48;
+    /// `GET_LOCAL a; GET_PROPERTY k; INVOKE k2 0` (`this.field.method()`).
+    pub const LOCAL_PROPERTY_INVOKE: u8 = 49;
     /// `GET_LOCAL a; CONSTANT k; <op>`: one opcode per operator (`LOCAL_CONSTANT_ARITH + (op - EQUAL)`),
     /// so that the operator costs no second dispatch.
     pub const LOCAL_CONSTANT_ARITH: u8 = 64;
@@ -169,6 +171,7 @@ pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
         };
         let fused = match (op_at(i), op_at(i + 1), op_at(i + 2)) {
             (Some(GET_LOCAL), Some(GET_PROPERTY), Some(RETURN)) => Some(LOCAL_PROPERTY_RETURN),
+            (Some(GET_LOCAL), Some(GET_PROPERTY), Some(INVOKE)) => Some(LOCAL_PROPERTY_INVOKE),
             (Some(GET_LOCAL), Some(GET_PROPERTY), _) => Some(LOCAL_PROPERTY),
             (Some(GET_GLOBAL), Some(INVOKE), _) => Some(GLOBAL_INVOKE),
             (Some(GET_LOCAL), Some(RETURN), _) => Some(RETURN_LOCAL),
