@@ -901,14 +901,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     if frames.is_empty() {
                         leave!(Step::Done);
                     }
-                    // A call made as a statement is followed by a POP of
-                    // its result: skip both (one dispatch less per call).
-                    let caller = frames.top_mut();
-                    if caller.code.get(caller.ip) == Some(&op::POP) {
-                        caller.ip += 1;
-                    } else {
-                        push!(result);
-                    }
+                    push!(result);
                     continue 'frame;
                 }};
             }
