@@ -269,7 +269,7 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
     /// heap limit is reached this returns [`AllocError::OutOfMemory`] and
     /// the heap is unchanged; return from `mutate` and try again after the
     /// next safepoint has collected.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(
         &self,
         kind: u16,
@@ -280,7 +280,7 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
     }
 
     /// Allocates an object of `kind` with `count` slots all set to `fill`.
-    #[inline]
+    #[inline(always)]
     pub fn alloc_filled(
         &self,
         kind: u16,
@@ -291,7 +291,7 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
         self.alloc_init(kind, SlotInit::Fill(fill.raw(), count), bytes)
     }
 
-    #[inline]
+    #[inline(always)]
     fn alloc_init(
         &self,
         kind: u16,

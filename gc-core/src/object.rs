@@ -219,7 +219,7 @@ impl ObjPtr {
     ///    bytes and aligned to 8.
     /// 2. That size is `Some` (the caller checked it with [`object_size`]).
     /// 3. Every reference in `slots` points at a live object of the same heap.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn init(
         mem: NonNull<u8>,
         kind: u16,

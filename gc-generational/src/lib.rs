@@ -568,6 +568,71 @@ pub struct Generational {
 }
 
 impl Generational {
+    /// Every allocation the inlined fast path of `alloc` does not take:
+    /// large objects, pretenured ones, a full nursery chunk, the limit.
+    ///
+    /// # Safety
+    ///
+    /// 1. As for [`Collector::alloc`]: references in `slots` name live
+    ///    objects of this heap.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_slow(
+        &self,
+        kind: u16,
+        slots: SlotInit<'_>,
+        bytes: &[u8],
+    ) -> Result<ObjPtr, AllocError> {
+        let st = self.st();
+        let size = checked_size(&slots, bytes)?;
+        let live = st.live();
+        if size > st.limit - live {
+            return Err(AllocError::OutOfMemory {
+                requested: size,
+                limit: st.limit,
+                in_use: live,
+            });
+        }
+        let large = size >= st.large_threshold;
+        let old = large || st.pretenure;
+        let mem = if large {
+            st.alloc_large(size)
+        } else if st.pretenure {
+            st.old.alloc(size)
+        } else {
+            st.nursery.alloc(size)
+        };
+        let mem = mem.ok_or(AllocError::OutOfMemory {
+            requested: size,
+            limit: st.limit,
+            in_use: live,
+        })?;
+        st.allocated += size as u64;
+        st.allocated_objects += 1;
+        st.peak = st.peak.max(live + size);
+        let meta = match (large, old) {
+            (true, _) => OLD | LARGE,
+            (false, true) => OLD,
+            (false, false) => 0,
+        };
+        // SAFETY: fresh memory of `size` bytes, 8-aligned; slot references
+        // are live objects (caller).
+        let p = unsafe { ObjPtr::init(mem, kind, slots, bytes, meta, 0) };
+        if old {
+            if large {
+                st.large.insert(p, size);
+                st.large_bytes += size;
+            }
+            st.settled += size;
+            let mut young = false;
+            slots.for_each_ref(|c| young |= is_young(c));
+            if young {
+                st.remember(p);
+            }
+        }
+        Ok(p)
+    }
+
     #[inline]
     #[allow(clippy::mut_from_ref)]
     fn st(&self) -> &mut State {
@@ -631,61 +696,34 @@ unsafe impl Collector for Generational {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn alloc(
         &self,
         kind: u16,
         slots: SlotInit<'_>,
         bytes: &[u8],
     ) -> Result<ObjPtr, AllocError> {
+        // The fast path (a small object into the nursery), inlined into
+        // the embedder, where the slot and byte counts are usually
+        // constants: the object is written with a few stores instead of
+        // two `memmove` calls.
         let st = self.st();
         let size = checked_size(&slots, bytes)?;
         let live = st.live();
-        if size > st.limit - live {
-            return Err(AllocError::OutOfMemory {
-                requested: size,
-                limit: st.limit,
-                in_use: live,
-            });
+        if size < st.large_threshold
+            && !st.pretenure
+            && size <= st.limit - live
+            && let Some(mem) = st.nursery.alloc(size)
+        {
+            st.allocated += size as u64;
+            st.allocated_objects += 1;
+            st.peak = st.peak.max(live + size);
+            // SAFETY: fresh memory of `size` bytes, 8-aligned; slot
+            // references are live objects (caller).
+            return Ok(unsafe { ObjPtr::init(mem, kind, slots, bytes, 0, 0) });
         }
-        let large = size >= st.large_threshold;
-        let old = large || st.pretenure;
-        let mem = if large {
-            st.alloc_large(size)
-        } else if st.pretenure {
-            st.old.alloc(size)
-        } else {
-            st.nursery.alloc(size)
-        };
-        let mem = mem.ok_or(AllocError::OutOfMemory {
-            requested: size,
-            limit: st.limit,
-            in_use: live,
-        })?;
-        st.allocated += size as u64;
-        st.allocated_objects += 1;
-        st.peak = st.peak.max(live + size);
-        let meta = match (large, old) {
-            (true, _) => OLD | LARGE,
-            (false, true) => OLD,
-            (false, false) => 0,
-        };
-        // SAFETY: fresh memory of `size` bytes, 8-aligned; slot references
-        // are live objects (caller).
-        let p = unsafe { ObjPtr::init(mem, kind, slots, bytes, meta, 0) };
-        if old {
-            if large {
-                st.large.insert(p, size);
-                st.large_bytes += size;
-            }
-            st.settled += size;
-            let mut young = false;
-            slots.for_each_ref(|c| young |= is_young(c));
-            if young {
-                st.remember(p);
-            }
-        }
-        Ok(p)
+        // SAFETY: the caller's obligations, passed on.
+        unsafe { self.alloc_slow(kind, slots, bytes) }
     }
 
     #[inline]

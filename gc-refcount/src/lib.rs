@@ -788,7 +788,11 @@ unsafe impl Collector for RefCount {
         })
     }
 
-    #[inline]
+    // Inlined into the embedder, where slot and byte counts are usually
+    // constants (the object is then written with a few stores, not two
+    // `memmove` calls: whole-program optimisation otherwise keeps this
+    // out of line).
+    #[inline(always)]
     unsafe fn alloc(
         &self,
         kind: u16,
