@@ -10,7 +10,7 @@
 //!
 //! It runs in bursts: each `mutate` call executes instructions until a
 //! fuel budget is spent or the heap asks for a safepoint (`should_yield`,
-//! polled every [`POLL`] ticks), so long-running scripts collect. Fuel is
+//! polled every `POLL` ticks), so long-running scripts collect. Fuel is
 //! counted in ticks: one per backward jump and per call, the only ways a
 //! program runs for long (between two ticks there is at most one
 //! function's straight-line code), so the dispatch of other instructions
@@ -32,6 +32,17 @@
 //! Every instruction allocates before it changes the stack, so one that
 //! fails for lack of memory can be retried after a full collection; if it
 //! fails again, the script stops with a runtime error.
+//!
+//! # Speed
+//!
+//! Beyond clox's design: globals are array slots resolved by the compiler
+//! ([`Globals`]); property and method lookups go through inline caches
+//! (`Vm::hints`, one `u32` per constant, seeded with global slots, checked
+//! by [`table_get_hinted`] and never trusted); and the compiler's
+//! peephole pass ([`crate::compiler::fuse`]) turns common sequences into
+//! superinstructions, whose slow paths resume at the sequence's second
+//! instruction. `docs/BENCHMARKS.md` has the figures and what each step
+//! bought.
 
 use std::io::Write;
 use std::time::Instant;
