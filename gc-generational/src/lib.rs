@@ -168,6 +168,22 @@ fn set_meta(p: ObjPtr, m: u64) {
     unsafe { p.header() }.meta().store(m, Relaxed)
 }
 
+/// Copies the complete object `p` (`size` bytes) into `mem`, gives the
+/// copy the header word `new_meta` and leaves a forwarding address in `p`.
+#[inline]
+fn move_object(p: ObjPtr, size: usize, mem: Option<NonNull<u8>>, new_meta: u64) -> ObjPtr {
+    let mem = mem.unwrap_or_else(|| copy_space_exhausted(size));
+    // SAFETY: `mem` is fresh space of `size` bytes; the source is a
+    // complete object that nothing else is writing (a collection runs at a
+    // safepoint, on the mutator's thread).
+    unsafe { std::ptr::copy_nonoverlapping(p.as_raw().as_ptr().cast::<u8>(), mem.as_ptr(), size) };
+    // SAFETY: the copy is a complete object.
+    let to = unsafe { ObjPtr::from_raw(mem.cast()) };
+    set_meta(to, new_meta);
+    set_meta(p, to.addr() as u64 | FORWARDED);
+    to
+}
+
 #[inline]
 fn is_young(p: ObjPtr) -> bool {
     meta(p) & OLD == 0
@@ -292,17 +308,7 @@ impl State {
         } else {
             (self.survivors_to.alloc(size), age << AGE_SHIFT)
         };
-        let mem = mem.unwrap_or_else(|| copy_space_exhausted(size));
-        // SAFETY: `mem` is fresh space of `size` bytes; the source is a
-        // complete object that nothing else is writing.
-        unsafe {
-            std::ptr::copy_nonoverlapping(p.as_raw().as_ptr().cast::<u8>(), mem.as_ptr(), size)
-        };
-        // SAFETY: the copy is a complete object.
-        let to = unsafe { ObjPtr::from_raw(mem.cast()) };
-        set_meta(to, new_meta);
-        set_meta(p, to.addr() as u64 | FORWARDED);
-        to
+        move_object(p, size, mem, new_meta)
     }
 
     /// Whether `p` lies in a from-space of the current minor collection
@@ -427,18 +433,7 @@ impl State {
             }
             // SAFETY: a complete object (spaces hold objects end to end).
             let size = unsafe { p.size() };
-            let mem = to_space
-                .alloc(size)
-                .unwrap_or_else(|| copy_space_exhausted(size));
-            // SAFETY: fresh space of `size` bytes; a complete source
-            // object that nothing else is writing.
-            unsafe {
-                std::ptr::copy_nonoverlapping(p.as_raw().as_ptr().cast::<u8>(), mem.as_ptr(), size)
-            };
-            // SAFETY: the copy is a complete object.
-            let to = unsafe { ObjPtr::from_raw(mem.cast()) };
-            set_meta(to, OLD);
-            set_meta(p, to.addr() as u64 | FORWARDED);
+            move_object(p, size, to_space.alloc(size), OLD);
         });
     }
 

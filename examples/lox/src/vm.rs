@@ -1286,14 +1286,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         continue 'frame;
                     }
                     op::LOCAL_PROPERTY_RETURN => {
-                        let local = slots[base + usize::from(code[ip])];
-                        let k = usize::from(code[ip + 2]);
-                        let name = function.get(1 + k).as_gc().expect("string constant");
-                        let field = local
-                            .as_gc()
-                            .filter(|g| g.kind() == INSTANCE)
-                            .and_then(|inst| inst.get(1).as_gc())
-                            .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
+                        let (local, field) = local_field!();
                         match field {
                             Some(v) => ret!(v),
                             None => {
