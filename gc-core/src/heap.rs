@@ -482,15 +482,11 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
     pub fn root_stack(&self) -> RootStack<'_, 'gc> {
         let raw = std::mem::take(self.stack());
         self.heap.stack_taken.set(true);
-        let mut raw = std::mem::ManuallyDrop::new(raw);
-        let (ptr, len, cap) = (raw.as_mut_ptr(), raw.len(), raw.capacity());
         // SAFETY: `Value<'gc>` is `repr(transparent)` over `RawValue` (plus
-        // zero-sized markers): same size and alignment, so the buffer's
-        // allocation layout is unchanged (`Vec::from_raw_parts` rules); the
-        // first `len` elements are initialised values that were on the root
+        // zero-sized markers), obligation 1; the values were on the root
         // stack, hence live values of this heap until the next safepoint,
-        // which cannot come before 'gc ends; `raw` is not used again.
-        let vec = unsafe { Vec::from_raw_parts(ptr.cast::<Value<'gc>>(), len, cap) };
+        // which cannot come before 'gc ends, obligation 2.
+        let vec = unsafe { recast_vec::<RawValue, Value<'gc>>(raw) };
         RootStack {
             vec,
             heap: self.heap,
@@ -547,6 +543,24 @@ impl<'gc, C: Collector> Mutator<'gc, C> {
     }
 }
 
+/// The same buffer, as a vector of `B` (O(1)).
+///
+/// # Safety
+///
+/// 1. `A` and `B` have the same size and alignment (so the allocation's
+///    layout is what `Vec::from_raw_parts` requires).
+/// 2. Every element of `v` is a valid `B` with its bits unchanged.
+unsafe fn recast_vec<A, B>(v: Vec<A>) -> Vec<B> {
+    debug_assert!(
+        std::mem::size_of::<A>() == std::mem::size_of::<B>()
+            && std::mem::align_of::<A>() == std::mem::align_of::<B>()
+    );
+    let mut v = std::mem::ManuallyDrop::new(v);
+    let (ptr, len, cap) = (v.as_mut_ptr(), v.len(), v.capacity());
+    // SAFETY: obligations 1 and 2; `v` is never used or dropped again.
+    unsafe { Vec::from_raw_parts(ptr.cast::<B>(), len, cap) }
+}
+
 #[cold]
 #[inline(never)]
 fn stack_taken_panic() -> ! {
@@ -595,11 +609,9 @@ impl<'gc> std::ops::DerefMut for RootStack<'_, 'gc> {
 
 impl Drop for RootStack<'_, '_> {
     fn drop(&mut self) {
-        let mut vec = std::mem::ManuallyDrop::new(std::mem::take(&mut self.vec));
-        let (ptr, len, cap) = (vec.as_mut_ptr(), vec.len(), vec.capacity());
-        // SAFETY: the reverse of `Mutator::root_stack`: same layout, and
-        // `vec` is not used again.
-        let raw = unsafe { Vec::from_raw_parts(ptr.cast::<RawValue>(), len, cap) };
+        // SAFETY: the reverse of `Mutator::root_stack`: the same layout
+        // (obligation 1), and every value is a valid raw value (2).
+        let raw = unsafe { recast_vec::<Value<'_>, RawValue>(std::mem::take(&mut self.vec)) };
         self.heap.put_back(raw);
     }
 }

@@ -564,7 +564,9 @@ pub struct Generational {
 
 impl Generational {
     /// Every allocation the inlined fast path of `alloc` does not take:
-    /// large objects, pretenured ones, a full nursery chunk, the limit.
+    /// large objects, pretenured ones, one over the limit, and a nursery
+    /// chunk the system refused. `size` and `live` are what the fast path
+    /// computed (`checked_size` of the request, `State::live`).
     ///
     /// # Safety
     ///
@@ -577,10 +579,10 @@ impl Generational {
         kind: u16,
         slots: SlotInit<'_>,
         bytes: &[u8],
+        size: usize,
+        live: usize,
     ) -> Result<ObjPtr, AllocError> {
         let st = self.st();
-        let size = checked_size(&slots, bytes)?;
-        let live = st.live();
         if size > st.limit - live {
             return Err(AllocError::OutOfMemory {
                 requested: size,
@@ -718,7 +720,7 @@ unsafe impl Collector for Generational {
             return Ok(unsafe { ObjPtr::init(mem, kind, slots, bytes, 0, 0) });
         }
         // SAFETY: the caller's obligations, passed on.
-        unsafe { self.alloc_slow(kind, slots, bytes) }
+        unsafe { self.alloc_slow(kind, slots, bytes, size, live) }
     }
 
     #[inline]

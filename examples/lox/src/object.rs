@@ -179,13 +179,20 @@ fn find<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> usize {
     }
 }
 
+/// Index of `key`'s entry, if the table holds it (the filter first, then
+/// a probe).
 #[inline]
-pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
+fn entry<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<usize> {
     if filter(t) & filter_bit(key) == 0 {
         return None;
     }
     let i = find(t, key);
-    t.get(key_slot(i)).as_gc().map(|_| t.get(key_slot(i) + 1))
+    t.get(key_slot(i)).as_gc().map(|_| i)
+}
+
+#[inline]
+pub fn table_get<'gc>(t: Gc<'gc>, key: Gc<'gc>) -> Option<Value<'gc>> {
+    entry(t, key).map(|i| t.get(key_slot(i) + 1))
 }
 
 /// `table_get` with an inline cache: `hint` is where the key was found
@@ -211,15 +218,9 @@ pub fn hinted_slot(t: Gc<'_>, key: Gc<'_>, hint: u32) -> Option<usize> {
 
 #[inline(never)]
 fn table_get_miss<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option<Value<'gc>> {
-    if filter(t) & filter_bit(key) == 0 {
-        return None;
-    }
-    let i = find(t, key);
-    let v = t.get(key_slot(i)).as_gc().map(|_| t.get(key_slot(i) + 1));
-    if v.is_some() {
-        *hint = i as u32;
-    }
-    v
+    let i = entry(t, key)?;
+    *hint = i as u32;
+    Some(t.get(key_slot(i) + 1))
 }
 
 /// Sets `key` in the table stored in `owner`'s slot `slot` (made there,
@@ -280,13 +281,9 @@ pub fn table_set_sized<'gc, C: Collector>(
 }
 
 pub fn table_delete<'gc, C: Collector>(m: &Mutator<'gc, C>, t: Gc<'gc>, key: Gc<'gc>) -> bool {
-    if filter(t) & filter_bit(key) == 0 {
+    let Some(i) = entry(t, key) else {
         return false;
-    }
-    let i = find(t, key);
-    if t.get(key_slot(i)).is_nil() {
-        return false;
-    }
+    };
     // The filter keeps the key's bit: it only ever over-approximates.
     m.set(t, key_slot(i), Value::NIL);
     m.set(t, key_slot(i) + 1, Value::bool(true)); // tombstone

@@ -916,13 +916,14 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     continue 'frame;
                 }};
             }
+            // A numeric operator (`$f` is one of the `num_*` functions).
             macro_rules! binary {
-                ($op:tt, $wrap:expr) => {{
+                ($f:ident) => {{
                     let b = pop!();
                     let a = top!();
-                    match (a.as_number(), b.as_number()) {
-                        (Some(x), Some(y)) => *a = $wrap(x $op y),
-                        _ => fail!("Operands must be numbers."),
+                    match $f(*a, b) {
+                        Some(v) => *a = v,
+                        None => fail!("Operands must be numbers."),
                     }
                 }};
             }
@@ -1064,8 +1065,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let a = top!();
                         *a = Value::bool(*a == b);
                     }
-                    op::GREATER => binary!(>, Value::bool),
-                    op::LESS => binary!(<, Value::bool),
+                    op::GREATER => binary!(num_gt),
+                    op::LESS => binary!(num_lt),
                     op::ADD => {
                         let (b, a) = (peek!(0), peek!(1));
                         match (a.unpack(), b.unpack()) {
@@ -1087,9 +1088,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             _ => fail!("Operands must be two numbers or two strings."),
                         }
                     }
-                    op::SUBTRACT => binary!(-, Value::number),
-                    op::MULTIPLY => binary!(*, Value::number),
-                    op::DIVIDE => binary!(/, Value::number),
+                    op::SUBTRACT => binary!(num_sub),
+                    op::MULTIPLY => binary!(num_mul),
+                    op::DIVIDE => binary!(num_div),
                     op::NOT => {
                         let v = top!();
                         *v = Value::bool(is_falsey(*v));
@@ -1308,8 +1309,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     }
 }
 
-// The fast paths of the fused arithmetic instructions: the result, or
-// `None` if the operands need the plain instruction (not numbers).
+// The numeric operators: the result, or `None` if the operands are not
+// both numbers (the plain instruction's error; a fused instruction's slow
+// path).
 macro_rules! numeric {
     ($($name:ident => |$x:ident, $y:ident| $e:expr;)*) => {$(
         #[inline(always)]
