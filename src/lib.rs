@@ -49,8 +49,8 @@ use std::str::FromStr;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-/// The core crate, for its testing kits ([`gc_core::conformance`],
-/// [`gc_core::differential`]).
+/// The core crate (with the `testkit` feature, its testing kits
+/// `gc_core::conformance` and `gc_core::differential`).
 pub use gc_core;
 pub use gc_core::{
     AllocError, Capabilities, CollectKind, Collector, ConfigError, Gc, GcEvent, GcStats, Heap,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::{AllocError, ConfigError, HeapConfig};
 use crate::handles::TableInner;
 use crate::object::{ObjPtr, RawValue, SlotInit};
-use crate::stats::{GcEvent, GcStats, HeapCounters, Phase};
+use crate::stats::{GcEvent, GcStats, HeapCounters};
 
 /// What a collection should cover, for [`crate::Heap::collect`]. Each
 /// backend maps it onto its own work; every backend treats `Full` as
@@ -234,24 +234,6 @@ pub struct Safepoint<'a> {
     pub(crate) collected: bool,
 }
 
-/// Figures about one pause, for [`Safepoint::record`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PauseInfo {
-    /// Live bytes before the work.
-    pub live_before: u64,
-    /// Live bytes after the work.
-    pub live_after: u64,
-    /// Bytes freed.
-    pub freed: u64,
-    /// Bytes promoted.
-    pub promoted: u64,
-    /// Objects visited.
-    pub visited: u64,
-    /// Roots or candidates the work started from (for example the cycle
-    /// candidates of a reference-counting pass).
-    pub roots: u64,
-}
-
 impl Safepoint<'_> {
     /// Why the heap is at this safepoint.
     pub fn request(&self) -> Request {
@@ -300,36 +282,6 @@ impl Safepoint<'_> {
             .entries
             .get_mut(index as usize)
             .map(|e| &mut e.target)
-    }
-
-    /// Records a pause of `phase` that started at `start` and ends now.
-    pub fn record(&mut self, phase: Phase, start: Instant, info: PauseInfo) {
-        let pause = start.elapsed();
-        self.record_duration(phase, start, pause, info)
-    }
-
-    /// Records a pause of `phase` of known length.
-    pub fn record_duration(
-        &mut self,
-        phase: Phase,
-        start: Instant,
-        pause: Duration,
-        info: PauseInfo,
-    ) {
-        self.stats.record(phase, pause);
-        self.collected |= phase != Phase::Assist;
-        self.events.push(GcEvent {
-            seq: self.stats.pauses,
-            phase,
-            at: start.saturating_duration_since(self.epoch),
-            pause,
-            live_before: info.live_before,
-            live_after: info.live_after,
-            freed: info.freed,
-            promoted: info.promoted,
-            visited: info.visited,
-            roots: info.roots,
-        });
     }
 
     /// Adds time that collector threads worked concurrently with the

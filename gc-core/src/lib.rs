@@ -75,20 +75,30 @@
 
 pub mod collector;
 pub mod config;
+#[cfg(feature = "testkit")]
 pub mod conformance;
+#[cfg(feature = "testkit")]
 pub mod differential;
 pub mod handles;
 pub mod heap;
+pub mod large;
 pub mod nogc;
 pub mod object;
+pub mod pacer;
+pub mod pause;
+pub mod size_class;
 pub mod stats;
 pub mod value;
+mod verify;
 
-pub use collector::{Capabilities, CollectKind, Collector, PauseInfo, Request, Safepoint};
+pub use collector::{Capabilities, CollectKind, Collector, Request, Safepoint};
 pub use config::{AllocError, ConfigError, HeapConfig};
 pub use handles::{Persistent, WeakHandle};
 pub use heap::{Heap, Mutator, RootStack};
 pub use nogc::NoGc;
 pub use object::{ObjPtr, RawValue, SlotInit};
+pub use pacer::Pacer;
+pub use pause::PauseWork;
+pub use size_class::SizeClasses;
 pub use stats::{GcEvent, GcStats, HeapCounters, PauseHistogram, PauseSummary, Phase};
 pub use value::{Gc, Unpacked, Value};

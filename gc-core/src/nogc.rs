@@ -14,7 +14,7 @@ use bumpalo::Bump;
 
 use crate::collector::{Capabilities, Collector, Safepoint};
 use crate::config::{AllocError, ConfigError, HeapConfig};
-use crate::object::{ObjPtr, RawValue, SlotInit, checked_size};
+use crate::object::{ObjPtr, RawValue, SlotInit, checked_size, mix_address};
 use crate::stats::HeapCounters;
 
 /// The no-collection backend.
@@ -23,16 +23,6 @@ pub struct NoGc {
     limit: usize,
     used: Cell<usize>,
     objects: Cell<u64>,
-}
-
-/// A good 64-bit mix of an address (the finaliser of SplitMix64), for
-/// identity hashes of non-moving backends.
-#[inline]
-pub fn mix_address(addr: usize) -> u64 {
-    let mut z = addr as u64;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 // SAFETY: (1) `alloc` writes objects with `ObjPtr::init` into fresh,
@@ -120,8 +110,8 @@ unsafe impl Collector for NoGc {
     }
 
     unsafe fn verify(&self, sp: &mut Safepoint<'_>) -> Result<(), String> {
-        // Every root must point into the bump arena's chunks.
-        let mut bad = None;
+        // Every root and weak target must point into the bump arena's
+        // chunks.
         let chunks: Vec<(usize, usize)> = {
             // SAFETY: no allocation happens while we look at the chunks
             // (`&self`, at a safepoint).
@@ -129,15 +119,9 @@ unsafe impl Collector for NoGc {
                 .map(|(p, n)| (p as usize, n))
                 .collect()
         };
-        sp.for_each_root(|p| {
+        sp.verify_references(|p| {
             let a = p.addr();
-            if !chunks.iter().any(|&(s, n)| a >= s && a < s + n) {
-                bad.get_or_insert(a);
-            }
-        });
-        match bad {
-            Some(a) => Err(format!("root {a:#x} is not in the arena")),
-            None => Ok(()),
-        }
+            chunks.iter().any(|&(s, n)| a >= s && a < s + n)
+        })
     }
 }

@@ -139,6 +139,17 @@ pub fn addressable(addr: usize, size: usize) -> bool {
         .is_some_and(|end| end <= PTR_MASK)
 }
 
+/// A good 64-bit mix of an address (the finaliser of SplitMix64): the
+/// identity hash of an object in a non-moving backend, and the seed a
+/// moving backend stores in the header the first time a hash is asked for.
+#[inline]
+pub fn mix_address(addr: usize) -> u64 {
+    let mut z = addr as u64;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// [`object_size`] for an allocation request, or the error every backend
 /// returns for an object that cannot be represented.
 #[inline]
