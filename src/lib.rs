@@ -60,7 +60,7 @@ pub use gc_core::{
 pub use gc_generational::Generational;
 pub use gc_refcount::RefCount;
 
-/// Every collector the workspace names, whether or not it is built yet.
+/// Every collector the workspace has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
     /// Bump allocation, never frees ([`NoGc`]): the lower bound of GC cost.
@@ -92,16 +92,6 @@ impl Strategy {
             Strategy::Generational => "generational",
             Strategy::Tricolor => "tricolor",
         }
-    }
-
-    /// Whether this build has the backend.
-    pub fn is_available(self) -> bool {
-        true
-    }
-
-    /// The strategies this build has.
-    pub fn available() -> impl Iterator<Item = Strategy> {
-        Self::ALL.into_iter().filter(|s| s.is_available())
     }
 
     /// Makes a heap of this strategy and gives it to `visitor`.
@@ -169,8 +159,6 @@ impl std::error::Error for ParseStrategyError {}
 /// Why [`Strategy::run`] could not make a heap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StrategyError {
-    /// The backend is not built yet.
-    Unavailable(Strategy),
     /// The configuration was rejected.
     Config(ConfigError),
 }
@@ -178,14 +166,6 @@ pub enum StrategyError {
 impl fmt::Display for StrategyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StrategyError::Unavailable(s) => {
-                let names: Vec<_> = Strategy::available().map(|s| s.name()).collect();
-                write!(
-                    f,
-                    "collector '{s}' is not available in this build (available: {})",
-                    names.join(", ")
-                )
-            }
             StrategyError::Config(e) => e.fmt(f),
         }
     }

@@ -109,6 +109,20 @@ pub struct PauseSummary {
     pub max: Duration,
 }
 
+/// The nearest-rank percentile of `sorted` (ascending): the smallest value
+/// such that at least `q` of the values are at or below it; `None` when
+/// empty. This is the one definition of "p99 pause" in the workspace:
+/// [`PauseHistogram::quantile`] is the same rank over bucketed values, and
+/// benchmarks that keep exact samples call this.
+pub fn percentile(sorted: &[u64], q: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    debug_assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
+    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
 /// Pause histogram of one phase (or of all of them, merged).
 #[derive(Clone, Debug)]
 pub struct PauseHistogram {
@@ -152,7 +166,9 @@ impl PauseHistogram {
         self.hist.len()
     }
 
-    /// The pause at quantile `q` (0.0..=1.0); zero when empty.
+    /// The pause at quantile `q` (0.0..=1.0): the nearest rank, as
+    /// [`percentile`] defines it, over values recorded with two
+    /// significant digits (within 1% of the exact sample); zero when empty.
     pub fn quantile(&self, q: f64) -> Duration {
         if self.hist.is_empty() {
             return Duration::ZERO;
@@ -337,6 +353,44 @@ impl fmt::Display for GcEvent {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_nearest_ranks() {
+        let mut h = PauseHistogram::default();
+        let mut exact: Vec<u64> = (1..=5000u64).map(|i| i * 997 % 100_003 + 1000).collect();
+        for &ns in &exact {
+            h.record(Duration::from_nanos(ns));
+        }
+        exact.sort_unstable();
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            let want = percentile(&exact, q).unwrap() as f64;
+            let got = h.quantile(q).as_nanos() as f64;
+            assert!((got - want).abs() <= want * 0.01, "q {q}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=1000).collect();
+        assert_eq!(percentile(&v, 0.5), Some(500));
+        assert_eq!(percentile(&v, 0.99), Some(990));
+        assert_eq!(percentile(&v, 0.999), Some(999));
+        assert_eq!(percentile(&v, 1.0), Some(1000));
+        assert_eq!(percentile(&v, 0.0), Some(1));
+        assert_eq!(percentile(&[7], 0.999), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+        // One outlier in 1000 shows at p99.9 but not at p99.
+        let mut w = vec![10u64; 999];
+        w.push(5000);
+        assert_eq!(percentile(&w, 0.99), Some(10));
+        assert_eq!(percentile(&w, 0.999), Some(10));
+        assert_eq!(percentile(&w, 1.0), Some(5000));
+        let mut w = vec![10u64; 998];
+        w.extend([5000, 6000]);
+        assert_eq!(percentile(&w, 0.999), Some(5000));
+    }
+
     use super::*;
 
     #[test]

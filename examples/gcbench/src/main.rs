@@ -92,10 +92,6 @@ impl Backend {
             _ => None,
         }
     }
-
-    fn available(self) -> bool {
-        self.strategy().is_none_or(Strategy::is_available) && self != Backend::All
-    }
 }
 
 #[derive(Parser, Debug)]
@@ -349,13 +345,6 @@ fn parent(cli: Cli) -> ExitCode {
     workloads.dedup();
     let explicit_workloads = !cli.workloads.is_empty();
     let mut skipped = Vec::new();
-    workloads.retain(|w| match w.unavailable() {
-        Some(why) => {
-            skipped.push(format!("workload {}: {why}", w.name()));
-            false
-        }
-        None => true,
-    });
     let mut backends: Vec<Backend> =
         if cli.backends.is_empty() || cli.backends.contains(&Backend::All) {
             Backend::ALL.to_vec()
@@ -364,16 +353,6 @@ fn parent(cli: Cli) -> ExitCode {
         };
     backends.dedup();
     let explicit_backends = !(cli.backends.is_empty() || cli.backends.contains(&Backend::All));
-    backends.retain(|b| {
-        let ok = b.available();
-        if !ok {
-            skipped.push(format!(
-                "backend {}: not available in this build yet",
-                b.name()
-            ));
-        }
-        ok
-    });
     for s in &skipped {
         eprintln!("gcbench: skipping {s}");
     }

@@ -3,19 +3,12 @@
 
 use std::time::Duration;
 
+/// Pause and latency percentiles: the nearest-rank definition gc-core
+/// uses for its pause histograms, here over exact samples.
+pub use gc_runtime::gc_core::stats::percentile;
+
 /// Windows at which MMU is reported, in milliseconds.
 pub const MMU_WINDOWS_MS: [u64; 7] = [1, 2, 5, 10, 20, 50, 100];
-
-/// Nearest-rank percentile of `sorted` (ascending): the smallest value such
-/// that at least `q` of the values are at or below it. `None` when empty.
-pub fn percentile(sorted: &[u64], q: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    debug_assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
-    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
 
 /// Latency summary in microseconds: p50, p99, p99.9, max.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -165,27 +158,6 @@ mod tests {
             start: ms(start),
             len: ms(len),
         }
-    }
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<u64> = (1..=1000).collect();
-        assert_eq!(percentile(&v, 0.5), Some(500));
-        assert_eq!(percentile(&v, 0.99), Some(990));
-        assert_eq!(percentile(&v, 0.999), Some(999));
-        assert_eq!(percentile(&v, 1.0), Some(1000));
-        assert_eq!(percentile(&v, 0.0), Some(1));
-        assert_eq!(percentile(&[7], 0.999), Some(7));
-        assert_eq!(percentile(&[], 0.5), None);
-        // One outlier in 1000 shows at p99.9 but not at p99.
-        let mut w = vec![10u64; 999];
-        w.push(5000);
-        assert_eq!(percentile(&w, 0.99), Some(10));
-        assert_eq!(percentile(&w, 0.999), Some(10));
-        assert_eq!(percentile(&w, 1.0), Some(5000));
-        let mut w = vec![10u64; 998];
-        w.extend([5000, 6000]);
-        assert_eq!(percentile(&w, 0.999), Some(5000));
     }
 
     #[test]

@@ -44,11 +44,6 @@ impl Workload {
         }
     }
 
-    /// Why the workload cannot run in this build, if it cannot.
-    pub fn unavailable(self) -> Option<&'static str> {
-        None
-    }
-
     /// Whether the peers can run it (the Lox VM needs a gc-core heap).
     pub fn peers_can_run(self) -> bool {
         self != Workload::Lox

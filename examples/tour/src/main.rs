@@ -66,10 +66,6 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(14);
     for s in Strategy::ALL {
-        if !s.is_available() {
-            println!("== {s}: not available in this build yet\n");
-            continue;
-        }
         println!("== {s}");
         match s.run(HeapConfig::default(), BinaryTrees { max_depth }) {
             Ok((t, nodes)) => println!("   {nodes} nodes checked in {:.3}s\n", t.as_secs_f64()),
