@@ -37,7 +37,8 @@
 //! * a number is any `f64` whose bits do not have all of `QNAN` set; NaNs
 //!   are canonicalised on the way in so that no number collides with a tag;
 //! * `nil`, `false`, `true` are `QNAN | 1`, `QNAN | 2`, `QNAN | 3`;
-//! * a reference is `SIGN | QNAN | address` (48-bit addresses, non-null).
+//! * a reference is `SIGN | QNAN | address` (a non-null address below
+//!   2^50, which covers all of user space with 4-level paging).
 
 use std::fmt;
 use std::ptr::NonNull;
