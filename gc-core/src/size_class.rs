@@ -28,7 +28,7 @@ impl<const N: usize> SizeClasses<N> {
         assert!(!sizes.is_empty() && sizes.len() <= 256, "1 to 256 classes");
         let mut c = 0;
         while c < sizes.len() {
-            assert!(sizes[c] % 8 == 0, "cell sizes are multiples of 8");
+            assert!(sizes[c].is_multiple_of(8), "cell sizes are multiples of 8");
             assert!(c == 0 || sizes[c] > sizes[c - 1], "cell sizes increase");
             c += 1;
         }

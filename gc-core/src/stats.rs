@@ -391,8 +391,6 @@ mod tests {
         assert_eq!(percentile(&w, 0.999), Some(5000));
     }
 
-    use super::*;
-
     #[test]
     fn percentiles_of_a_known_list() {
         let mut h = PauseHistogram::default();
