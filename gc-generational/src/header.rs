@@ -71,8 +71,8 @@ pub(crate) unsafe fn set_meta(p: ObjPtr, m: u64) {
 ///
 /// # Safety
 ///
-/// 1. `p` is a live object of this collector (not forwarded: a forwarding
-///    word has no `OLD` bit).
+/// 1. `p` is a live object of this collector, not forwarded (the bits of
+///    a forwarding word are an address, not flags).
 #[inline]
 pub(crate) unsafe fn is_young(p: ObjPtr) -> bool {
     // SAFETY: obligation 1.
