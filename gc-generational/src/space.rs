@@ -7,11 +7,29 @@
 //! [`Cursor`] walks the objects of a space in allocation order and can be
 //! resumed after more objects are appended: that is Cheney's scan pointer,
 //! generalised to a chunked to-space.
+//!
+//! A space hands out memory; it does not know what is written there. The
+//! walks ([`Cursor::next`], [`Space::for_each_object`]) read each object's
+//! header to find the next one, so they are `unsafe`: they rely on every
+//! byte handed out holding a complete object, laid end to end, which the
+//! collector keeps by writing an object (`ObjPtr::init` or a whole copy)
+//! into every allocation at once. The module is private to the crate for
+//! the same reason.
+//!
+//! When the space has no chunk, its bump pointer and limit are
+//! [`NO_CHUNK`], a non-null address in no chunk: every non-empty
+//! allocation then takes the slow path, and the pointer handed out is
+//! never null.
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::ptr::NonNull;
 
 use gc_core::ObjPtr;
+
+/// The bump pointer, limit and base of a space without a chunk: non-null
+/// and 8-aligned (a dangling address, like `NonNull::dangling`), so that
+/// `Space::alloc` never builds a null pointer.
+const NO_CHUNK: usize = 8;
 
 struct Chunk {
     start: NonNull<u8>,
@@ -23,8 +41,11 @@ struct Chunk {
 
 impl Chunk {
     fn new(cap: usize) -> Option<Chunk> {
+        if cap == 0 {
+            return None;
+        }
         let layout = Layout::from_size_align(cap, 16).ok()?;
-        // SAFETY: `cap` is non-zero (spaces use at least 64 KiB chunks).
+        // SAFETY: `cap` is non-zero (checked above).
         let start = NonNull::new(unsafe { alloc(layout) })?;
         if !gc_core::object::addressable(start.as_ptr() as usize, cap) {
             // SAFETY: just allocated with this layout; never handed out.
@@ -56,17 +77,18 @@ impl Drop for Chunk {
 }
 
 /// A chunked bump-allocated space.
-pub struct Space {
+pub(crate) struct Space {
     chunks: Vec<Chunk>,
     /// Empty standard-size chunks kept for reuse.
     spare: Vec<Chunk>,
     /// Most chunks `reset` keeps (in use or spare).
     keep: usize,
     chunk_size: usize,
-    /// Bump pointer and limit in the last chunk (0, 0 when there is none).
+    /// Bump pointer and limit in the last chunk ([`NO_CHUNK`] when there
+    /// is none).
     cur: usize,
     end: usize,
-    /// Start of the last chunk (0 when there is none).
+    /// Start of the last chunk ([`NO_CHUNK`] when there is none).
     base: usize,
     /// Bytes used in all chunks but the last.
     full_bytes: usize,
@@ -77,26 +99,33 @@ impl Space {
     /// an object that needs more); `reset` keeps up to `keep` of them for
     /// reuse, so that a space that is filled and emptied again and again
     /// does not fault its memory in every time.
-    pub fn new(chunk_size: usize, keep: usize) -> Space {
+    pub(crate) fn new(chunk_size: usize, keep: usize) -> Space {
         Space {
             chunks: Vec::new(),
             spare: Vec::new(),
             keep: keep.max(1),
             chunk_size,
-            cur: 0,
-            end: 0,
-            base: 0,
+            cur: NO_CHUNK,
+            end: NO_CHUNK,
+            base: NO_CHUNK,
             full_bytes: 0,
         }
     }
 
-    /// Bump allocation of `size` bytes (a multiple of 8).
+    /// Bump allocation of `size` bytes, 8-aligned if every earlier `size`
+    /// was a multiple of 8; `None` if the system refuses a chunk.
+    ///
+    /// `size` must not be 0 (objects have a header): debug builds assert
+    /// it; in release builds a zero-byte request gets a non-null pointer
+    /// valid for no bytes.
     #[inline(always)]
-    pub fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+    pub(crate) fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+        debug_assert!(size > 0, "zero-byte allocation from a space");
         if self.end - self.cur >= size {
             let p = self.cur;
             self.cur += size;
-            // SAFETY: `cur` lies inside a live chunk, so it is non-null.
+            // SAFETY: `cur` lies inside (or one past) a live chunk, or is
+            // NO_CHUNK: either way non-null.
             return Some(unsafe { NonNull::new_unchecked(p as *mut u8) });
         }
         self.alloc_slow(size)
@@ -134,18 +163,13 @@ impl Space {
 
     /// Bytes of objects in the space.
     #[inline]
-    pub fn used(&self) -> usize {
+    pub(crate) fn used(&self) -> usize {
         self.full_bytes + (self.cur - self.base)
-    }
-
-    /// Bytes obtained from the system.
-    pub fn mapped(&self) -> usize {
-        self.chunks.iter().chain(&self.spare).map(|c| c.cap).sum()
     }
 
     /// Empties the space, keeping up to `keep` standard-size chunks for
     /// reuse and returning the others to the system.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         let size = self.chunk_size;
         for mut c in self.chunks.drain(..) {
             if c.cap == size && self.spare.len() < self.keep {
@@ -154,26 +178,19 @@ impl Space {
             }
         }
         self.full_bytes = 0;
-        self.cur = 0;
-        self.base = 0;
-        self.end = 0;
+        self.cur = NO_CHUNK;
+        self.base = NO_CHUNK;
+        self.end = NO_CHUNK;
     }
 
     /// Appends the address ranges of the space's chunks to `out`.
-    pub fn ranges(&self, out: &mut Vec<(usize, usize)>) {
+    pub(crate) fn ranges(&self, out: &mut Vec<(usize, usize)>) {
         out.extend(self.chunks.iter().map(|c| (c.addr(), c.addr() + c.cap)));
-    }
-
-    /// Whether `addr` lies in one of the space's chunks.
-    pub fn contains(&self, addr: usize) -> bool {
-        self.chunks
-            .iter()
-            .any(|c| addr >= c.addr() && addr < c.addr() + c.cap)
     }
 
     /// A cursor at the current end: it will visit objects allocated from
     /// now on.
-    pub fn cursor_at_end(&self) -> Cursor {
+    pub(crate) fn cursor_at_end(&self) -> Cursor {
         match self.chunks.last() {
             Some(c) => Cursor {
                 chunk: self.chunks.len() - 1,
@@ -184,9 +201,18 @@ impl Space {
     }
 
     /// Calls `f` on every object, in allocation order.
-    pub fn for_each_object(&self, mut f: impl FnMut(ObjPtr)) {
+    ///
+    /// # Safety
+    ///
+    /// 1. Every byte the space handed out since it was made or last reset
+    ///    holds a complete object (written by `ObjPtr::init` or copied
+    ///    whole), laid end to end, whose header gives its size (its `meta`
+    ///    word may be anything, a forwarding word included), and stays so
+    ///    while the walk reads it.
+    pub(crate) unsafe fn for_each_object(&self, mut f: impl FnMut(ObjPtr)) {
         let mut c = Cursor { chunk: 0, off: 0 };
-        while let Some(p) = c.next(self) {
+        // SAFETY: obligation 1; the cursor starts at the space's start.
+        while let Some(p) = unsafe { c.next(self) } {
             f(p)
         }
     }
@@ -194,7 +220,7 @@ impl Space {
 
 /// A resumable walk over a space's objects (Cheney's scan pointer).
 #[derive(Clone, Copy, Debug)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     chunk: usize,
     off: usize,
 }
@@ -202,8 +228,18 @@ pub struct Cursor {
 impl Cursor {
     /// The next object, or `None` if the cursor has caught up with the
     /// allocation pointer.
+    ///
+    /// # Safety
+    ///
+    /// 1. The cursor was made by `space` (its start, or
+    ///    [`Space::cursor_at_end`]) since `space` was last reset, and has
+    ///    been advanced only over `space`.
+    /// 2. Every byte `space` handed out from the cursor's position on holds
+    ///    a complete object (written by `ObjPtr::init` or copied whole),
+    ///    laid end to end, whose header gives its size (its `meta` word
+    ///    may be anything, a forwarding word included).
     #[inline]
-    pub fn next(&mut self, space: &Space) -> Option<ObjPtr> {
+    pub(crate) unsafe fn next(&mut self, space: &Space) -> Option<ObjPtr> {
         loop {
             let chunk = space.chunks.get(self.chunk)?;
             let used = if self.chunk + 1 == space.chunks.len() {
@@ -212,15 +248,15 @@ impl Cursor {
                 chunk.used
             };
             if self.off < used {
-                // SAFETY: `off` is the start of an object written by
-                // ObjPtr::init or copied whole (objects are laid end to end
-                // and each header gives its size).
+                // SAFETY: obligations 1 and 2: `off` is the start of an
+                // object (the previous one ended here) in a chunk of
+                // `space`, so non-null.
                 let p = unsafe {
                     ObjPtr::from_raw(NonNull::new_unchecked(
                         (chunk.addr() + self.off) as *mut gc_core::object::ObjHeader,
                     ))
                 };
-                // SAFETY: as above, a complete object.
+                // SAFETY: obligation 2: a complete object.
                 self.off += unsafe { p.size() };
                 return Some(p);
             }
@@ -255,14 +291,18 @@ mod tests {
         }
         assert!(s.chunks.len() > 1, "spans several chunks");
         let mut seen = Vec::new();
-        while let Some(p) = c.next(&s) {
+        // SAFETY: every allocation of `s` holds an object (`obj`), and `c`
+        // is `s`'s.
+        while let Some(p) = unsafe { c.next(&s) } {
             seen.push(p);
         }
         // Appending after the cursor caught up: it resumes.
         for _ in 0..10 {
             made.push(obj(&mut s, 3));
         }
-        while let Some(p) = c.next(&s) {
+        // SAFETY: every allocation of `s` holds an object (`obj`), and `c`
+        // is `s`'s.
+        while let Some(p) = unsafe { c.next(&s) } {
             seen.push(p);
         }
         assert_eq!(seen, made);
@@ -280,7 +320,8 @@ mod tests {
         );
         s.reset();
         let mut n = 0;
-        s.for_each_object(|_| n += 1);
+        // SAFETY: `s` is empty.
+        unsafe { s.for_each_object(|_| n += 1) };
         assert_eq!(n, 0);
     }
 }

@@ -1,0 +1,110 @@
+//! The heap verifier, run after every collection when
+//! [`HeapConfig::verify`](gc_core::HeapConfig::verify) is set.
+//!
+//! It checks, for the heap as a collection left it:
+//!
+//! * every object in every space has a state word (not a forwarding word),
+//!   the generation bit of its space, and no `MARK`; the survivor
+//!   to-space is empty;
+//! * the objects of the spaces add up to the live bytes;
+//! * every reference (slots here; roots and weak entries through
+//!   [`Safepoint::verify_references`]) names the start of an object in the
+//!   current spaces, never the old contents of the nursery or a
+//!   from-space;
+//! * every old object that refers to a young one is remembered (flag and
+//!   set).
+
+use gc_core::{ObjPtr, Safepoint};
+use hashbrown::HashSet;
+
+use crate::State;
+use crate::header::{MARK, OLD, REMEMBERED, TAG, is_young, meta};
+
+/// Checks the heap `st` describes (see the module docs).
+pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
+    let mut objects: HashSet<ObjPtr> = HashSet::new();
+    let mut young = Vec::new();
+    let mut old = Vec::new();
+    let mut err = None;
+    let mut check_header = |p: ObjPtr, want_old: bool, space: &str| {
+        // SAFETY: an object of one of the spaces, which hold complete
+        // objects between collections.
+        let m = unsafe { meta(p) };
+        if m & TAG != 0 {
+            err.get_or_insert(format!("{p:?} in {space} has a forwarding header"));
+        }
+        if (m & OLD != 0) != want_old {
+            err.get_or_insert(format!("{p:?} in {space} has the wrong generation bit"));
+        }
+        if m & MARK != 0 {
+            err.get_or_insert(format!("{p:?} in {space} is still marked"));
+        }
+        objects.insert(p);
+    };
+    // SAFETY: between collections, every allocation of a space holds a
+    // complete object, laid end to end (see `alloc.rs` and `copy.rs`).
+    unsafe {
+        st.nursery.for_each_object(|p| {
+            check_header(p, false, "the nursery");
+            young.push(p);
+        });
+        st.survivors.for_each_object(|p| {
+            check_header(p, false, "survivor space");
+            young.push(p);
+        });
+        st.old.for_each_object(|p| {
+            check_header(p, true, "old space");
+            old.push(p);
+        });
+    }
+    for &p in st.large.keys() {
+        check_header(p, true, "large-object space");
+        old.push(p);
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    if st.survivors_to.used() != 0 {
+        return Err("survivor to-space is not empty after a collection".into());
+    }
+    let total: usize = young
+        .iter()
+        .chain(&old)
+        // SAFETY: objects of the spaces are complete.
+        .map(|&p| unsafe { p.size() })
+        .sum();
+    if total != st.live() {
+        return Err(format!(
+            "spaces hold {total} bytes of objects, live says {}",
+            st.live()
+        ));
+    }
+    let remembered: HashSet<ObjPtr> = st.remembered.iter().copied().collect();
+    for &p in young.iter().chain(&old) {
+        let mut refers_young = false;
+        // SAFETY: a complete object of the spaces; `c` is read only once
+        // it is known to be one too.
+        unsafe {
+            p.for_each_ref(|i, c| {
+                if !objects.contains(&c) {
+                    err.get_or_insert(format!(
+                        "slot {i} of {p:?} refers to {c:?}, not a current object"
+                    ));
+                } else {
+                    refers_young |= is_young(c);
+                }
+            })
+        };
+        // SAFETY: a complete object of the spaces.
+        let (p_young, p_flagged) = unsafe { (is_young(p), meta(p) & REMEMBERED != 0) };
+        if !p_young && refers_young && !(p_flagged && remembered.contains(&p)) {
+            err.get_or_insert(format!(
+                "old {p:?} refers to a young object but is not remembered"
+            ));
+        }
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    sp.verify_references(|p| objects.contains(&p))
+}
