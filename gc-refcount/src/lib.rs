@@ -109,10 +109,19 @@
 //!
 //! ## Memory
 //!
-//! Objects live in size-class slab pages ([`slab`]); freed cells are reused
+//! Objects live in size-class slab pages (`slab`); freed cells are reused
 //! and empty pages go back to the system. Byte counts use cell sizes (what
 //! the object really occupies), so `heap_limit` bounds real memory apart
 //! from page headers and side tables.
+//!
+//! The slab is private to the crate: walking its allocated cells reads
+//! their headers, which is sound only because every cell the collector
+//! takes from it is initialised as an object at once. Code outside the
+//! crate cannot reach it:
+//!
+//! ```compile_fail
+//! let _ = gc_refcount::slab::Slab::default();
+//! ```
 //!
 //! ## Header use
 //!
@@ -143,18 +152,16 @@
 //! (The suppression covers one allocation of std's test-harness thread
 //! handle that valgrind calls "possibly lost".)
 
-pub mod slab;
+mod slab;
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
-use gc_core::nogc::mix_address;
-use gc_core::object::checked_size;
+use gc_core::object::{checked_size, mix_address};
 use gc_core::{
     AllocError, Capabilities, CollectKind, Collector, ConfigError, HeapConfig, HeapCounters,
-    ObjPtr, PauseInfo, Phase, RawValue, Request, Safepoint, SlotInit,
+    ObjPtr, PauseWork, Phase, RawValue, Request, Safepoint, SlotInit,
 };
 use hashbrown::HashMap;
 
@@ -346,6 +353,11 @@ pub struct RefCount {
 }
 
 impl State {
+    /// Live bytes (cell sizes of every allocated object).
+    fn live(&self) -> u64 {
+        self.live as u64
+    }
+
     /// Whether a candidate pass is due: enough candidates, and enough
     /// allocation since the last pass to pay for it.
     #[inline]
@@ -886,40 +898,25 @@ unsafe impl Collector for RefCount {
     unsafe fn safepoint(&mut self, sp: &mut Safepoint<'_>) {
         let st = self.st.get_mut();
         st.since_safepoint = 0;
-        let (full, sliced) = match sp.request() {
-            Request::Force(CollectKind::Minor) | Request::Due => (false, true),
-            Request::Force(_) | Request::Stress => (true, false),
+        let full = match sp.request() {
+            Request::Force(CollectKind::Minor) | Request::Due => false,
+            Request::Force(_) | Request::Stress => true,
         };
-        let start = Instant::now();
-        let live_before = st.live as u64;
-        let freed_before = st.freed;
-        st.freed_objects = 0;
-        st.update_stack(sp);
-        if st.drain_zct() {
-            sp.record(
-                Phase::Free,
-                start,
-                PauseInfo {
-                    live_before,
-                    live_after: st.live as u64,
-                    freed: st.freed - freed_before,
-                    promoted: 0,
-                    visited: st.freed_objects,
-                    roots: 0,
-                },
-            );
-        }
-        if full || Self::cycle_due(st) {
-            let start = Instant::now();
-            let live_before = st.live as u64;
-            let freed_before = st.freed;
+        sp.pause(Phase::Free, st, State::live, |st, sp| {
+            st.freed_objects = 0;
+            st.update_stack(sp);
+            st.drain_zct().then_some(PauseWork {
+                visited: st.freed_objects,
+                ..PauseWork::default()
+            })
+        });
+        sp.pause(Phase::Cycle, st, State::live, |st, _| {
+            if !full && !Self::cycle_due(st) {
+                return None;
+            }
             let (young, _) = st.young_pass();
             st.drain_zct();
-            let budget = if full || !sliced {
-                usize::MAX
-            } else {
-                SLICE_VISITS
-            };
+            let budget = if full { usize::MAX } else { SLICE_VISITS };
             let (roots, gray, _) = if full || st.candidates_due() {
                 let r = st.candidate_pass(budget);
                 st.next_candidate_pass = st.allocated + r.1 * PACE_BYTES_PER_VISIT;
@@ -928,19 +925,12 @@ unsafe impl Collector for RefCount {
                 (0, 0, 0)
             };
             st.drain_zct();
-            sp.record(
-                Phase::Cycle,
-                start,
-                PauseInfo {
-                    live_before,
-                    live_after: st.live as u64,
-                    freed: st.freed - freed_before,
-                    promoted: 0,
-                    visited: young + gray,
-                    roots: young + roots,
-                },
-            );
-        }
+            Some(PauseWork {
+                visited: young + gray,
+                roots: young + roots,
+                ..PauseWork::default()
+            })
+        });
         for i in std::mem::take(&mut st.dead_weak) {
             if let Some(t) = sp.weak_mut(i) {
                 *t = None;
@@ -969,12 +959,17 @@ unsafe impl Collector for RefCount {
 fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
     let mut expected: HashMap<ObjPtr, u64> = HashMap::new();
     let mut all = Vec::new();
-    st.slab.for_each_allocated(|m| {
-        // SAFETY: allocated cells hold object headers.
-        let p = unsafe { ObjPtr::from_raw(m.cast()) };
-        all.push(p);
-        expected.insert(p, 0);
-    });
+    // SAFETY: every cell the slab handed out holds an object initialised
+    // by `ObjPtr::init` right after `Slab::alloc` (nothing in between can
+    // fail) until `release` frees it.
+    unsafe {
+        st.slab.for_each_allocated(|m| {
+            // SAFETY: as above: an allocated cell holds an object header.
+            let p = ObjPtr::from_raw(m.cast());
+            all.push(p);
+            expected.insert(p, 0);
+        })
+    };
     let mut bad = None;
     for &p in &all {
         for_each_child(p, |i, c| match expected.get_mut(&c) {
@@ -984,24 +979,22 @@ fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
             }
         });
     }
-    sp.for_each_persistent_root(|p| match expected.get_mut(p) {
-        Some(n) => *n += 1,
-        None => {
-            bad.get_or_insert(format!("persistent root {p:?} is not allocated"));
+    if let Some(b) = bad {
+        return Err(b);
+    }
+    // Persistent roots are counted references (one per root entry);
+    // `verify_references` reports those that are not objects.
+    sp.for_each_persistent_root(|p| {
+        if let Some(n) = expected.get_mut(p) {
+            *n += 1;
         }
     });
-    sp.for_each_stack_root(|p| {
-        if !expected.contains_key(p) {
-            bad.get_or_insert(format!("root stack refers to freed {p:?}"));
-        }
-    });
+    sp.verify_references(|p| expected.contains_key(&p))?;
     sp.for_each_weak(|i, t| {
-        if let Some(p) = t {
-            if !expected.contains_key(p) {
-                bad.get_or_insert(format!("weak entry {i} refers to freed {p:?}"));
-            } else if !st.weak.get(p).is_some_and(|v| v.contains(&i)) {
-                bad.get_or_insert(format!("weak entry {i} of {p:?} is not in the side table"));
-            }
+        if let Some(p) = t
+            && !st.weak.get(p).is_some_and(|v| v.contains(&i))
+        {
+            bad.get_or_insert(format!("weak entry {i} of {p:?} is not in the side table"));
         }
     });
     if let Some(b) = bad {
