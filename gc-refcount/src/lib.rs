@@ -78,9 +78,8 @@
 //! big live structure pays one traversal of it per slice, not one per
 //! candidate. Candidates a slice had no budget for are looked at first by
 //! the next one, so none starves behind a stream of expensive new ones
-//! (serving the newest candidates only would leave a program that keeps
-//! prepending to a long live list while making garbage cycles
-//! re-traversing the list and never reaching its older candidates).
+//! (a program that keeps prepending to a long live list while making
+//! garbage cycles makes an expensive new candidate at every step).
 //! Passes are also **paced**: after a pass that marked `n` objects gray,
 //! the next waits for `n *` [`PACE_BYTES_PER_VISIT`] bytes of allocation.
 //!
@@ -113,10 +112,10 @@
 //! ## Memory
 //!
 //! Objects live in size-class slab pages (module `slab`, allocation in
-//! module `alloc`); freed cells are reused
-//! and empty pages go back to the system. Byte counts use cell sizes (what
-//! the object really occupies), so `heap_limit` bounds real memory apart
-//! from page headers and side tables.
+//! module `alloc`); freed cells are reused and empty pages go back to the
+//! system. Byte counts use cell sizes (what the object really occupies),
+//! so `heap_limit` bounds real memory apart from page headers and side
+//! tables.
 //!
 //! The slab is private to the crate: walking its allocated cells reads
 //! their headers, which is sound only because every cell the collector
