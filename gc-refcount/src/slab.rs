@@ -10,65 +10,64 @@
 //! space) and goes to a pool of empty pages that any class can reuse; the
 //! pool keeps at most [`POOL_MIN_PAGES`] pages or half the pages in use,
 //! whichever is more, and returns the rest to the system. (Returning every
-//! empty page at once made a workload that frees and rebuilds large
-//! structures spend an eighth of its time in page faults.) Pages are
+//! empty page at once would make a workload that frees and rebuilds large
+//! structures fault its pages back in on every rebuild.) Pages are
 //! aligned to their size, so the page of a cell is its address rounded
 //! down.
 //!
-//! Large objects use the global allocator directly, one allocation each.
+//! Size classes are a [`SizeClasses`] table, so the class of a small
+//! object is one table lookup. Large objects get one system allocation
+//! each through [`gc_core::large`]; the slab remembers them (address to
+//! size) to walk and release them.
 //!
 //! Free cells are marked with [`FREE_MARK`] in the header's `aux` word, so
-//! the heap verifier can tell allocated cells from free ones.
+//! the heap verifier can tell allocated cells from free ones. That test
+//! reads the header of every cell below a page's bump offset, so it needs
+//! every allocated cell to hold an initialised header: the slab cannot see
+//! that, which is why [`Slab::for_each_allocated`] is `unsafe` and the
+//! module is private to the crate.
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::ptr::{self, NonNull};
 
+use gc_core::SizeClasses;
 use hashbrown::HashMap;
 
 /// Bytes per slab page (also its alignment).
-pub const PAGE_SIZE: usize = 64 << 10;
+pub(crate) const PAGE_SIZE: usize = 64 << 10;
 /// Bytes at the start of a page reserved for its header.
 const PAGE_HEADER: usize = 64;
 /// Largest object served from a size class.
-pub const MAX_SMALL: usize = 4096;
+pub(crate) const MAX_SMALL: usize = 4096;
 /// Empty pages the pool may always keep (4 MiB).
-pub const POOL_MIN_PAGES: usize = 64;
+pub(crate) const POOL_MIN_PAGES: usize = 64;
 /// `aux` value of a free cell.
-pub const FREE_MARK: u32 = 0xF4EE_F4EE;
+pub(crate) const FREE_MARK: u32 = 0xF4EE_F4EE;
 
-/// Cell sizes: 8-byte steps up to 80, then roughly 1.25x apart.
-const CLASS_SIZES: [u32; 32] = [
+/// Cell sizes: 8-byte steps up to 80, then roughly 1.25x apart, up to
+/// [`MAX_SMALL`].
+const CLASS_SIZES: [u32; 31] = [
     24, 32, 40, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768,
-    896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 4096,
+    896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
 ];
-const NUM_CLASSES: usize = 31;
+const NUM_CLASSES: usize = CLASS_SIZES.len();
 
-/// `CLASS_OF[size / 8]` = smallest class whose cells hold `size` bytes.
-const CLASS_OF: [u8; MAX_SMALL / 8 + 1] = {
-    let mut t = [0u8; MAX_SMALL / 8 + 1];
-    let mut i = 0;
-    let mut c = 0;
-    while i <= MAX_SMALL / 8 {
-        while (CLASS_SIZES[c] as usize) < i * 8 {
-            c += 1;
-        }
-        t[i] = c as u8;
-        i += 1;
-    }
-    t
-};
+/// The class table: every small size is classed by one lookup.
+static CLASSES: SizeClasses<{ MAX_SMALL / 8 + 1 }> = SizeClasses::new(&CLASS_SIZES);
 
-/// Size class of an object of `size` bytes (a multiple of 8, at most
-/// `MAX_SMALL`), and the size of its cells.
+const _: () = assert!(CLASS_SIZES[NUM_CLASSES - 1] as usize == MAX_SMALL);
+
+/// Size class of an object of `size` bytes (at most [`MAX_SMALL`]), and
+/// the size of its cells.
 #[inline]
-pub fn class_of(size: usize) -> (usize, usize) {
-    let c = CLASS_OF[size / 8] as usize;
-    (c, CLASS_SIZES[c] as usize)
+pub(crate) fn class_of(size: usize) -> (usize, usize) {
+    let c = CLASSES.lookup(size);
+    (c, CLASSES.size(c))
 }
 
 /// Bytes an object of `size` really takes (its cell, or itself if large).
 #[inline]
-pub fn footprint(size: usize) -> usize {
+pub(crate) fn footprint(size: usize) -> usize {
     if size <= MAX_SMALL {
         class_of(size).1
     } else {
@@ -103,12 +102,8 @@ fn page_layout() -> Layout {
     Layout::from_size_align(PAGE_SIZE, PAGE_SIZE).expect("page layout is valid")
 }
 
-fn large_layout(size: usize) -> Layout {
-    Layout::from_size_align(size, 8).expect("object sizes are valid layouts")
-}
-
 /// The allocator state. Single-threaded; owned by the collector.
-pub struct Slab {
+pub(crate) struct Slab {
     /// Head of each class's list of pages with a free cell.
     heads: [*mut Page; NUM_CLASSES],
     /// Every page, for iteration and teardown.
@@ -118,7 +113,7 @@ pub struct Slab {
     /// Empty pages kept for reuse (not in `pages`).
     pool: Vec<*mut Page>,
     /// Bytes of pages and large objects obtained from the system.
-    pub mapped: usize,
+    pub(crate) mapped: usize,
 }
 
 impl Default for Slab {
@@ -137,7 +132,7 @@ impl Slab {
     /// Memory for an object of `size` bytes (a multiple of 8), 8-aligned;
     /// `None` if the system is out of memory.
     #[inline]
-    pub fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+    pub(crate) fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
         if size > MAX_SMALL {
             return self.alloc_large(size);
         }
@@ -212,13 +207,7 @@ impl Slab {
 
     #[cold]
     fn alloc_large(&mut self, size: usize) -> Option<NonNull<u8>> {
-        // SAFETY: size > MAX_SMALL > 0.
-        let mem = NonNull::new(unsafe { alloc(large_layout(size)) })?;
-        if !gc_core::object::addressable(mem.as_ptr() as usize, size) {
-            // SAFETY: just allocated with this layout; unused.
-            unsafe { dealloc(mem.as_ptr(), large_layout(size)) };
-            return None;
-        }
+        let mem = gc_core::large::alloc(size)?;
         self.large.insert(mem.as_ptr() as usize, size);
         self.mapped += size;
         Some(mem)
@@ -232,12 +221,13 @@ impl Slab {
     ///    since.
     /// 2. Nothing reads it as an object afterwards.
     #[inline]
-    pub unsafe fn free(&mut self, mem: NonNull<u8>, size: usize) {
+    pub(crate) unsafe fn free(&mut self, mem: NonNull<u8>, size: usize) {
         if size > MAX_SMALL {
             self.large.remove(&(mem.as_ptr() as usize));
             self.mapped -= size;
-            // SAFETY: obligation 1: allocated with this layout.
-            unsafe { dealloc(mem.as_ptr(), large_layout(size)) };
+            // SAFETY: obligations 1 and 2: a large object of this size
+            // from `alloc_large`, freed once and unused from now on.
+            unsafe { gc_core::large::free(mem, size) };
             return;
         }
         let cell = mem.as_ptr();
@@ -313,12 +303,18 @@ impl Slab {
     }
 
     /// Calls `f` on every allocated small cell and large object.
-    pub fn for_each_allocated(&self, mut f: impl FnMut(NonNull<u8>)) {
+    ///
+    /// # Safety
+    ///
+    /// 1. Every small cell (of at most [`MAX_SMALL`] bytes) that `alloc`
+    ///    handed out and `free` did not take back holds an initialised
+    ///    object header (written by `ObjPtr::init`): its `aux` word is
+    ///    read to tell it from a free cell.
+    pub(crate) unsafe fn for_each_allocated(&self, mut f: impl FnMut(NonNull<u8>)) {
         for &page in &self.pages {
             // SAFETY: `pages` holds live pages; cells below `bump` were
-            // handed out once and are either allocated (initialised by
-            // ObjPtr::init right after `alloc`, with nothing in between that
-            // can fail) or marked free.
+            // handed out once and are either allocated (with an initialised
+            // header: obligation 1) or free (marked by `free`).
             unsafe {
                 let p = &*page;
                 let mut off = PAGE_HEADER as u32;
@@ -338,7 +334,8 @@ impl Slab {
     }
 
     /// Number of pages held.
-    pub fn page_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn page_count(&self) -> usize {
         self.pages.len()
     }
 }
@@ -350,8 +347,9 @@ impl Drop for Slab {
             unsafe { dealloc(page.cast(), page_layout()) };
         }
         for (&a, &size) in &self.large {
-            // SAFETY: allocated with this layout and not freed.
-            unsafe { dealloc(a as *mut u8, large_layout(size)) };
+            // SAFETY: a large object of this size from `alloc_large`, not
+            // freed yet; the slab (and every object in it) dies here.
+            unsafe { gc_core::large::free(NonNull::new_unchecked(a as *mut u8), size) };
         }
     }
 }
@@ -362,14 +360,11 @@ mod tests {
 
     #[test]
     fn classes_cover_every_size() {
-        for size in (24..=MAX_SMALL).step_by(8) {
-            let (c, cell) = class_of(size);
-            assert!(cell >= size, "{size} -> {cell}");
-            if c > 0 {
-                assert!((CLASS_SIZES[c - 1] as usize) < size);
-            }
-            // Waste is at most a quarter (plus the 8-byte steps).
-            assert!(cell <= size + size / 4 + 8, "{size} -> {cell}");
+        // Waste is at most a quarter (plus the 8-byte steps).
+        CLASSES.check(24, 0.25).unwrap();
+        assert_eq!(CLASSES.max(), MAX_SMALL);
+        for size in (8..=MAX_SMALL).step_by(8) {
+            assert_eq!(class_of(size).0, CLASSES.class_of(size).unwrap());
         }
     }
 
@@ -411,7 +406,8 @@ mod tests {
             unsafe { s.free(c, 64) };
         }
         let mut n = 0;
-        s.for_each_allocated(|_| n += 1);
+        // SAFETY: no small cell is allocated.
+        unsafe { s.for_each_allocated(|_| n += 1) };
         assert_eq!(n, 0);
     }
 
@@ -420,7 +416,9 @@ mod tests {
         let mut s = Slab::default();
         let a = s.alloc(100_000).unwrap();
         let mut n = 0;
-        s.for_each_allocated(|_| n += 1);
+        // SAFETY: no small cell is allocated (a large object's memory is
+        // not read).
+        unsafe { s.for_each_allocated(|_| n += 1) };
         assert_eq!(n, 1);
         // SAFETY: allocated above with this size.
         unsafe { s.free(a, 100_000) };

@@ -228,8 +228,7 @@ fn cycle_formed_after_a_drop_to_zero() {
 
 /// A candidate that then gets a reference from a store made through a
 /// mutator local (here: into its own slot) stays a candidate: the local is
-/// not counted, so its death decrements nothing. Found by the differential
-/// test (seed 26).
+/// not counted, so its death decrements nothing.
 #[test]
 fn candidate_incremented_through_a_local_is_still_examined() {
     let mut h = heap(HeapConfig::default());
@@ -250,9 +249,8 @@ fn candidate_incremented_through_a_local_is_still_examined() {
     h.mutate(|m| assert!(m.upgrade(&w).is_none(), "the self-loop leaked"));
 }
 
-/// Found by the differential test (seed 291): an object the root stack
-/// holds while it is still in the ZCT keeps others alive through its
-/// slots; later it leaves the stack and closes a garbage cycle through an
+/// An object the root stack holds while it is still in the ZCT keeps
+/// others alive through its slots; later it leaves the stack and closes a garbage cycle through an
 /// old object. Both what it kept alive and the object itself must be
 /// looked at again.
 #[test]

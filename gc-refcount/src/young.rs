@@ -1,0 +1,148 @@
+//! The young pass: CPython's "subtract internal references", restricted
+//! to the young set.
+//!
+//! Young objects are new objects that left the ZCT with a count (something
+//! in the heap refers to them); they may be part of a garbage cycle among
+//! themselves. For each young object the pass computes
+//! `gc = count + (1 if on the root stack)`, minus one for every reference
+//! from another young object. Young objects with `gc > 0` are referenced
+//! from outside the young set; everything young reachable from them
+//! (flag `REACHED`) survives and becomes old.
+//!
+//! References from objects that the root stack holds in the ZCT count as
+//! internal: they can vanish with their object without a decrement. What
+//! survives only through them (flag `VIA_ZCT`) becomes old *and a
+//! candidate*, so a later pass looks at it again; so does a survivor that
+//! left the root stack while young (`LEFT_STACK`).
+//!
+//! The rest is garbage: it is coloured white, releases its references to
+//! survivors (decrements, which may make candidates or ZCT entries) and is
+//! freed. The work is linear in the young set and its slots: references
+//! into old objects are not followed, so a new object pointing into a huge
+//! old structure costs nothing extra. After the pass the young set is
+//! empty, and no object keeps `REACHED` or `VIA_ZCT`.
+
+use gc_core::ObjPtr;
+
+use crate::State;
+use crate::header::{
+    BLACK, COLOR, LEFT_STACK, REACHED, STACK, VIA_ZCT, WHITE, YOUNG, color, flags, for_each_child,
+    has, index, rc, set_color, set_flags,
+};
+
+impl State {
+    /// The young pass; returns (objects examined, objects freed).
+    pub(crate) fn young_pass(&mut self) -> (u64, u64) {
+        let young = std::mem::take(&mut self.young.0);
+        let n = young.len();
+        // SAFETY (every block of this function): young-set and ZCT members
+        // are live (invariant 1), so are the children of live objects
+        // (invariant 2); young objects keep their `YOUNG` flag and index
+        // until the last loop, so `gc[index(c)]` is in bounds for a child
+        // flagged young. Garbage is freed only at the end, after every
+        // traversal.
+        let mut gc: Vec<i64> = young
+            .iter()
+            // SAFETY: see above.
+            .map(|&p| i64::from(unsafe { rc(p) }) + i64::from(unsafe { has(p, STACK) }))
+            .collect();
+        let subtract = |gc: &mut Vec<i64>, p: ObjPtr| {
+            // SAFETY: see above.
+            unsafe {
+                for_each_child(p, |_, c| {
+                    if has(c, YOUNG) {
+                        gc[index(c)] -= 1;
+                    }
+                })
+            }
+        };
+        for &p in &young {
+            subtract(&mut gc, p);
+        }
+        // Objects still in the ZCT here are held by the root stack alone.
+        // Their references are not outside references that later
+        // decrements will report (they may vanish with the object), so
+        // they count as internal, and what survives only through them is
+        // marked separately below.
+        for i in 0..self.zct.len() {
+            subtract(&mut gc, self.zct[i]);
+        }
+        // Marks a young object not marked yet with `flag` and queues it.
+        let shade = |c: ObjPtr, flag: u32, work: &mut Vec<ObjPtr>| {
+            // SAFETY: see above.
+            let f = unsafe { flags(c) };
+            if f & (YOUNG | REACHED | VIA_ZCT) == YOUNG {
+                // SAFETY: see above.
+                unsafe { set_flags(c, f | flag) };
+                work.push(c);
+            }
+        };
+        let mark = |work: &mut Vec<ObjPtr>, flag: u32| {
+            while let Some(p) = work.pop() {
+                // SAFETY: see above.
+                unsafe { for_each_child(p, |_, c| shade(c, flag, work)) };
+            }
+        };
+        let mut work = std::mem::take(&mut self.scratch);
+        for (i, &p) in young.iter().enumerate() {
+            if gc[i] > 0 {
+                shade(p, REACHED, &mut work);
+            }
+        }
+        mark(&mut work, REACHED);
+        for i in 0..self.zct.len() {
+            // SAFETY: see above.
+            unsafe { for_each_child(self.zct[i], |_, c| shade(c, VIA_ZCT, &mut work)) };
+        }
+        mark(&mut work, VIA_ZCT);
+        let mut garbage = work;
+        for &p in &young {
+            // SAFETY: see above; `possible_root` sees a live object that
+            // has just left the young set.
+            unsafe {
+                let f = flags(p);
+                if f & REACHED != 0 {
+                    set_flags(p, f & !(REACHED | YOUNG | LEFT_STACK));
+                    if f & LEFT_STACK != 0 {
+                        self.possible_root(p);
+                    }
+                } else if f & VIA_ZCT != 0 {
+                    set_flags(p, f & !(VIA_ZCT | YOUNG | LEFT_STACK));
+                    // It owes its life to a reference that may vanish without
+                    // a decrement: a candidate, so a later pass looks again.
+                    self.possible_root(p);
+                } else {
+                    set_flags(p, (f & !(YOUNG | COLOR)) | WHITE);
+                    garbage.push(p);
+                }
+            }
+        }
+        // Garbage releases its references to survivors first, then goes.
+        for &g in &garbage {
+            // SAFETY: see above; a survivor referred to from a garbage slot
+            // holds a count for that reference.
+            unsafe {
+                for_each_child(g, |_, c| {
+                    if color(c) != WHITE {
+                        self.dec(c);
+                    }
+                })
+            };
+        }
+        let freed = garbage.len() as u64;
+        for &g in &garbage {
+            // SAFETY: garbage is live until released and out of the young
+            // set; it is not on the stack (a stacked object has `gc > 0`)
+            // nor in the ZCT (drained before the pass, the ZCT holds only
+            // stacked objects); only other garbage, freed in this loop and
+            // never read again, refers to it.
+            unsafe {
+                set_color(g, BLACK);
+                self.release(g);
+            }
+        }
+        garbage.clear();
+        self.scratch = garbage;
+        (n as u64, freed)
+    }
+}
