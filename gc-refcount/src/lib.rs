@@ -122,7 +122,7 @@
 //! takes from it is initialised as an object at once. Code outside the
 //! crate cannot reach it:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0603
 //! let _ = gc_refcount::slab::Slab::default();
 //! ```
 //!
