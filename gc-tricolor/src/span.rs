@@ -28,7 +28,7 @@
 use std::alloc::{Layout, alloc, dealloc};
 use std::ptr::NonNull;
 
-use gc_core::ObjPtr;
+use gc_core::{ObjPtr, SizeClasses};
 
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
@@ -40,7 +40,7 @@ pub(crate) const BLOCK_HEADER: usize = 8;
 
 /// Cell sizes of the small-object classes (multiples of 8; the smallest
 /// holds a header and one slot).
-pub(crate) const CLASS_SIZES: [u32; 36] = [
+const CLASS_SIZES: [u32; 36] = [
     32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 288, 320, 384, 448, 512, 576,
     640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 4096, 5120, 6144, 8192, 10912, 16376,
 ];
@@ -49,34 +49,9 @@ pub(crate) const CLASSES: usize = CLASS_SIZES.len();
 /// The class of large-object spans.
 pub(crate) const LARGE: usize = CLASSES;
 
-/// Sizes up to this are classed by one table lookup.
-const SMALL_LOOKUP: usize = 1024;
-
-/// `SMALL_CLASS[(size + 7) / 8]` is the class of a `size`-byte object.
-static SMALL_CLASS: [u8; SMALL_LOOKUP / 8 + 1] = {
-    let mut t = [0u8; SMALL_LOOKUP / 8 + 1];
-    let (mut i, mut c) = (0, 0);
-    while i < t.len() {
-        while (CLASS_SIZES[c] as usize) < i * 8 {
-            c += 1;
-        }
-        t[i] = c as u8;
-        i += 1;
-    }
-    t
-};
-
-/// The class for an object of `size` bytes, or `None` for a large object.
-#[inline]
-pub(crate) fn class_of(size: usize) -> Option<usize> {
-    if size <= SMALL_LOOKUP {
-        return Some(SMALL_CLASS[size.div_ceil(8)] as usize);
-    }
-    if size > *CLASS_SIZES.last().unwrap() as usize {
-        return None;
-    }
-    Some(CLASS_SIZES.partition_point(|&c| (c as usize) < size))
-}
+/// The small-object classes; sizes up to 1024 bytes are classed by one
+/// table lookup (129 entries), larger ones by a binary search.
+pub(crate) static SIZE_CLASSES: SizeClasses<129> = SizeClasses::new(&CLASS_SIZES);
 
 /// A span descriptor. Its fields other than the atomics never change
 /// after construction; a block whose span is freed gets a new descriptor
@@ -133,7 +108,7 @@ impl SpanRef {
             let block_bytes = (BLOCK_HEADER + bytes).next_multiple_of(4096);
             (alloc_raw(block_bytes)?, block_bytes, bytes, 1)
         } else {
-            let cell = CLASS_SIZES[class] as usize;
+            let cell = SIZE_CLASSES.size(class);
             (block?, BLOCK, cell, (BLOCK - BLOCK_HEADER) / cell)
         };
         let span = Box::new(Span {
@@ -342,16 +317,14 @@ mod tests {
 
     #[test]
     fn classes_cover_every_small_size() {
-        for size in 1..=16376 {
-            let c = class_of(size).unwrap();
-            assert!(CLASS_SIZES[c] as usize >= size);
-            assert!(c == 0 || (CLASS_SIZES[c - 1] as usize) < size, "{size}");
-        }
-        assert_eq!(class_of(16384), None);
+        SIZE_CLASSES
+            .check(gc_core::object::HEADER_BYTES, 0.5)
+            .unwrap();
+        assert_eq!(SIZE_CLASSES.class_of(16384), None);
         // Every class fits at least 4 cells in a block.
-        for &c in &CLASS_SIZES {
-            assert!((BLOCK - BLOCK_HEADER) / c as usize >= 4, "{c}");
-            assert_eq!(c % 8, 0);
+        for c in 0..SIZE_CLASSES.len() {
+            let cell = SIZE_CLASSES.size(c);
+            assert!((BLOCK - BLOCK_HEADER) / cell >= 4, "{cell}");
         }
     }
 }

@@ -1,0 +1,267 @@
+//! The markers: shading, scanning, and the work-stealing drain of the grey
+//! queue, run by the marker threads and by an assisting mutator.
+//!
+//! The grey queue is a shared injector plus one deque per marker (and the
+//! mutator's own deque for assists, which nobody steals from). Invariants:
+//!
+//! * An object is pushed at most once per cycle: [`Shared::shade`] sets
+//!   its mark bit with one atomic OR, and only the caller that flipped the
+//!   bit pushes it.
+//! * Only a deque's owner pushes to it; anyone may steal from it.
+//! * A drainer increments `busy` *before* it steals (with a `SeqCst` fence
+//!   after), and decrements it only once its own deque is empty and every
+//!   steal failed. So, after the mutator's barrier buffer was flushed,
+//!   "injector empty, then `busy == 0`" ([`Shared::quiescent`]) means no
+//!   grey object exists anywhere (crate docs, "Termination").
+//! * The per-cycle counts (`Ctl::marked`, `Ctl::scanned`) are added under
+//!   the control lock when a drainer stops, so a termination that took
+//!   the lock sees every idle marker's counts and marks.
+
+use std::time::Instant;
+
+use gc_core::{ConfigError, ObjPtr, RawValue};
+
+use crate::span::SpanRef;
+use crate::sync::deque::{Steal, Worker};
+use crate::sync::faults::{Fault, on as fault};
+use crate::sync::{Arc, Ordering, fence, lock, thread, wait};
+use crate::{MARKING, SWEEPING, Shared, Unwinding};
+
+/// A marker shares half its deque when it holds more than this, so that
+/// idle markers find work in the injector instead of one marker holding
+/// a long deque alone.
+const SHARE_AT: usize = 128;
+
+impl Shared {
+    /// Bumps the work epoch and wakes every marker.
+    pub(crate) fn kick(&self) {
+        let mut g = lock(&self.ctl);
+        // Under the lock: a marker going idle stores `true` under it too,
+        // after looking at the injector.
+        self.mark_done.store(false, Ordering::Relaxed);
+        g.epoch += 1;
+        self.work_cv.notify_all();
+    }
+
+    /// Shades `p`: sets its mark bit and returns its cell size if this call
+    /// set it (the caller then pushes it).
+    ///
+    /// # Safety
+    ///
+    /// 1. `p` is an object of this collector that was allocated when the
+    ///    cycle started or since, in a span not yet destroyed.
+    #[inline]
+    pub(crate) unsafe fn shade(&self, p: ObjPtr) -> Option<u64> {
+        // SAFETY: obligation 1.
+        let span = unsafe { SpanRef::of(p) }.get();
+        let i = span.cell_index(p.addr());
+        if cfg!(any(loom, debug_assertions)) {
+            assert!(
+                span.is_allocated(i),
+                "tricolor: marker reached {p:?}, a cell that is not allocated"
+            );
+            assert!(
+                span.sweepgen.load(Ordering::Acquire) == self.sweepgen.load(Ordering::Relaxed),
+                "tricolor: marking in a span that has not been swept"
+            );
+        }
+        span.try_mark(i, fault(self.faults, Fault::RacyShade))
+            .then_some(span.cell as u64)
+    }
+
+    /// Blackens `obj`: shades everything it references, pushing newly
+    /// grey objects on `out`. Returns the bytes it shaded.
+    ///
+    /// # Safety
+    ///
+    /// 1. `obj` is marked and was allocated before the cycle started (so
+    ///    it is alive until the cycle's termination).
+    unsafe fn scan(&self, obj: ObjPtr, out: &Worker<ObjPtr>) -> u64 {
+        let mut bytes = 0;
+        // SAFETY: obligation 1.
+        for s in unsafe { obj.slots() } {
+            let v = RawValue::from_bits(self.mirror.load(s));
+            if let Some(p) = v.as_ptr() {
+                // SAFETY: `p` was in a slot of a live object, so it is a
+                // live object of this collector (or reachable from the
+                // snapshot, which keeps it allocated until termination).
+                if let Some(b) = unsafe { self.shade(p) } {
+                    bytes += b;
+                    out.push(p);
+                }
+            }
+        }
+        bytes
+    }
+
+    fn steal(&self, local: &Worker<ObjPtr>, me: Option<usize>) -> Option<ObjPtr> {
+        loop {
+            let mut retry = false;
+            match self.injector.steal_batch_and_pop(local) {
+                Steal::Success(p) => return Some(p),
+                s => retry |= s.is_retry(),
+            }
+            for (i, s) in self.stealers.iter().enumerate() {
+                if Some(i) == me {
+                    continue;
+                }
+                match s.steal() {
+                    Steal::Success(p) => return Some(p),
+                    s => retry |= s.is_retry(),
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Drains grey objects until none can be found (or `deadline` passes,
+    /// for an assisting mutator). Returns whether it ran out of work.
+    pub(crate) fn drain(
+        &self,
+        local: &Worker<ObjPtr>,
+        me: Option<usize>,
+        deadline: Option<Instant>,
+    ) -> bool {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let guard = Unwinding(self, Some(&self.busy));
+        let (mut bytes, mut objects) = (0, 0u64);
+        let mut out_of_work = true;
+        while let Some(obj) = local.pop().or_else(|| self.steal(local, me)) {
+            // SAFETY: everything in the grey queue is a marked object that
+            // was reachable at the snapshot or shaded by the barrier.
+            bytes += unsafe { self.scan(obj, local) };
+            objects += 1;
+            if local.len() > SHARE_AT {
+                for _ in 0..SHARE_AT / 2 {
+                    match local.pop() {
+                        Some(p) => self.injector.push(p),
+                        None => break,
+                    }
+                }
+                self.kick();
+            }
+            if objects % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                // Hand what is left to the markers.
+                while let Some(p) = local.pop() {
+                    self.injector.push(p);
+                }
+                self.kick();
+                out_of_work = false;
+                break;
+            }
+        }
+        std::mem::forget(guard);
+        let mut g = lock(&self.ctl);
+        g.marked += bytes;
+        g.scanned += objects;
+        if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if self.injector.is_empty() {
+                self.mark_done.store(true, Ordering::Relaxed);
+            }
+            self.idle_cv.notify_all();
+        }
+        out_of_work
+    }
+
+    /// Whether marking is over: no grey object anywhere. Call after the
+    /// barrier buffer was flushed.
+    pub(crate) fn quiescent(&self) -> bool {
+        if !self.injector.is_empty() {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        // Taking the lock also makes every idle marker's counts and marks
+        // visible (they decrement `busy` under it).
+        let _g = lock(&self.ctl);
+        fault(self.faults, Fault::IgnoreBusyMarkers) || self.busy.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// Starts one marker thread per deque of `deques`. If one cannot be
+/// started, stops those that were and reports it.
+pub(crate) fn spawn_markers(
+    shared: &Arc<Shared>,
+    deques: Vec<Worker<ObjPtr>>,
+) -> Result<Vec<thread::JoinHandle<()>>, ConfigError> {
+    let n = deques.len();
+    let mut ok = Vec::new();
+    let mut err = None;
+    for (i, w) in deques.into_iter().enumerate() {
+        let sh = shared.clone();
+        #[cfg(not(loom))]
+        let h = thread::Builder::new()
+            .name(format!("gc-mark-{i}"))
+            .spawn(move || worker_main(sh, w, i))
+            .map_err(|e| ConfigError {
+                field: "marker_threads",
+                value: format!("{n} (spawning thread {i} failed: {e})"),
+                expected: "a thread count this process can start",
+            });
+        #[cfg(loom)]
+        let h: Result<_, ConfigError> = Ok(thread::spawn(move || worker_main(sh, w, i)));
+        match h {
+            Ok(h) => ok.push(h),
+            Err(e) => err = Some(e),
+        }
+    }
+    if let Some(e) = err {
+        // Stop the threads that did start before reporting.
+        shared.shut_down();
+        for h in ok {
+            let _ = h.join();
+        }
+        return Err(e);
+    }
+    Ok(ok)
+}
+
+/// Makes the calling marker thread a batch thread on Linux: waking it then
+/// does not preempt the mutator that woke it. Without this, on a machine
+/// with more runnable threads than cores, the kick at the end of the
+/// mark-start pause hands the CPU to the marker for a whole time slice
+/// (mark-start p90 of 3-5 ms on a machine at load 4 with 2 cores; 11 us
+/// with it).
+fn demote_marker_thread() {
+    #[cfg(all(target_os = "linux", not(loom)))]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sched_setscheduler with pid 0 changes the calling
+        // thread's policy; `param` is a valid, initialised struct that
+        // outlives the call. Failure (no permission) leaves the policy as
+        // it was, which is fine.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    }
+}
+
+/// A marker thread: waits for a new work epoch, then drains the grey
+/// queue while marking, or sweeps in the background while sweeping.
+fn worker_main(shared: Arc<Shared>, local: Worker<ObjPtr>, me: usize) {
+    demote_marker_thread();
+    let mut seen = 0;
+    loop {
+        {
+            let mut g = lock(&shared.ctl);
+            while g.epoch == seen && !g.shutdown {
+                g = wait(&shared.work_cv, g);
+            }
+            if g.shutdown {
+                return;
+            }
+            seen = g.epoch;
+        }
+        match shared.phase.load(Ordering::Acquire) {
+            MARKING => {
+                let t = Instant::now();
+                shared.drain(&local, Some(me), None);
+                shared
+                    .concurrent_nanos
+                    .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            }
+            SWEEPING => shared.sweep_all(),
+            _ => {}
+        }
+    }
+}
