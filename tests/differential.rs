@@ -33,7 +33,7 @@ impl HeapVisitor for Program<'_> {
 /// Runs `ops` on every backend in both modes; the first failure.
 fn check(ops: &[Op]) -> Result<(), String> {
     for stress in [false, true] {
-        for s in Backend::available() {
+        for s in Backend::ALL {
             let config = HeapConfig::default().with_stress(stress).with_verify(true);
             s.run(config, Program(ops))
                 .expect("valid configuration")
@@ -130,7 +130,7 @@ fn the_checker_reports_a_disagreement() {
             differential::run(&mut heap, &[Op::End(None)])
         }
     }
-    for s in Backend::available() {
+    for s in Backend::ALL {
         let r = s.run(HeapConfig::default(), Stray).unwrap();
         let e = r.expect_err("the stray object must be reported");
         assert!(e.contains("dead or unknown"), "{s}: {e}");

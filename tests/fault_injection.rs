@@ -33,7 +33,7 @@ impl HeapVisitor for FailAt {
 fn every_allocation_can_fail_on_every_backend() {
     let program = differential::random_program(7, 25);
     for stress in [false, true] {
-        for s in Strategy::available() {
+        for s in Strategy::ALL {
             let config = || HeapConfig::default().with_stress(stress).with_verify(true);
             let run = |k| {
                 s.run(

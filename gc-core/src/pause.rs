@@ -40,6 +40,10 @@ pub struct PauseWork {
     /// Bytes freed, when that is not the drop in live bytes across the
     /// pause (`None`: it is).
     pub freed: Option<u64>,
+    /// Live bytes before the work, when the pause closes work that began
+    /// earlier (a sweep phase opened at a termination; `None`: `live` at
+    /// the start of the pause).
+    pub live_before: Option<u64>,
     /// Live bytes after the pause, when the backend knows better than its
     /// `live` function (a marker knows the bytes it marked; `None`: ask
     /// `live`).
@@ -62,6 +66,7 @@ impl Safepoint<'_> {
         let Some(w) = work(state, self) else {
             return false;
         };
+        let live_before = w.live_before.unwrap_or(live_before);
         let live_after = w.live_after.unwrap_or_else(|| live(state));
         let pause = start.elapsed();
         self.stats.record(phase, pause);

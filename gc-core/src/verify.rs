@@ -26,14 +26,18 @@ impl Safepoint<'_> {
         });
         self.for_each_stack_root(|p| {
             if !is_object(*p) {
-                bad.get_or_insert(format!("the root stack refers to {p:?}, not a current object"));
+                bad.get_or_insert(format!(
+                    "the root stack refers to {p:?}, not a current object"
+                ));
             }
         });
         self.for_each_weak(|i, t| {
             if let Some(p) = *t
                 && !is_object(p)
             {
-                bad.get_or_insert(format!("weak entry {i} refers to {p:?}, not a current object"));
+                bad.get_or_insert(format!(
+                    "weak entry {i} refers to {p:?}, not a current object"
+                ));
             }
         });
         bad.map_or(Ok(()), Err)

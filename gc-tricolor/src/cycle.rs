@@ -272,9 +272,10 @@ impl Tricolor {
             }
             this.m.marking.set(false);
             this.m.verify_walk.set(true);
+            let live = this.live();
             this.m
                 .sweep_open
-                .set(Some(sh.freed.load(Ordering::Relaxed)));
+                .set(Some((sh.freed.load(Ordering::Relaxed), live)));
             sh.mirror.clear();
             this.pace(marked);
             sh.phase.store(SWEEPING, Ordering::Release);

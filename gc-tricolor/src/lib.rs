@@ -245,8 +245,9 @@ struct MutatorState {
     limit: u64,
     pacer: Pacer,
     small_max: usize,
-    /// Set at termination: the sweep phase is open; `shared.freed` then.
-    sweep_open: Cell<Option<u64>>,
+    /// Set at termination: the sweep phase is open; `shared.freed` and the
+    /// live bytes then.
+    sweep_open: Cell<Option<(u64, u64)>>,
     /// Go's `heapLive`: bytes marked at the last termination plus bytes
     /// allocated since. Pacing compares this, not `allocated - freed`,
     /// with the trigger and the goal: garbage not yet swept must not start

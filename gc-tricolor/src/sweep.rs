@@ -268,10 +268,11 @@ impl Tricolor {
                     g = wait(&sh.idle_cv, g);
                 }
             }
-            let freed0 = this.m.sweep_open.take()?;
+            let (freed0, live0) = this.m.sweep_open.take()?;
             Some(PauseWork {
                 visited: n,
                 freed: Some(sh.freed.load(Ordering::Relaxed) - freed0),
+                live_before: Some(live0),
                 ..PauseWork::default()
             })
         });

@@ -165,7 +165,7 @@ enum Sub {
 fn soak_main(minutes: f64, backends: &[Backend], seed: u64) -> ExitCode {
     let mut list: Vec<Strategy> = backends.iter().filter_map(|b| b.strategy()).collect();
     if backends.is_empty() || backends.contains(&Backend::All) {
-        list = Strategy::available().collect();
+        list = Strategy::ALL.to_vec();
     }
     if list.is_empty() {
         eprintln!("gcbench soak: only gc-core backends can be soaked");
@@ -343,8 +343,6 @@ fn parent(cli: Cli) -> ExitCode {
     };
     workloads.sort();
     workloads.dedup();
-    let explicit_workloads = !cli.workloads.is_empty();
-    let mut skipped = Vec::new();
     let mut backends: Vec<Backend> =
         if cli.backends.is_empty() || cli.backends.contains(&Backend::All) {
             Backend::ALL.to_vec()
@@ -352,18 +350,6 @@ fn parent(cli: Cli) -> ExitCode {
             cli.backends.clone()
         };
     backends.dedup();
-    let explicit_backends = !(cli.backends.is_empty() || cli.backends.contains(&Backend::All));
-    for s in &skipped {
-        eprintln!("gcbench: skipping {s}");
-    }
-    if workloads.is_empty() || backends.is_empty() {
-        eprintln!("gcbench: nothing to run");
-        return ExitCode::from(if explicit_workloads || explicit_backends {
-            2
-        } else {
-            0
-        });
-    }
 
     let runnable = |w: Workload, b: Backend| w.peers_can_run() || b.strategy().is_some();
     if workloads.contains(&Workload::Lox) && backends.iter().any(|&b| !runnable(Workload::Lox, b)) {

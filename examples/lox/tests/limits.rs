@@ -28,7 +28,7 @@ fn run_with(src: &str, strategy: Strategy, config: HeapConfig) -> (Outcome, Stri
 }
 
 fn compile_error(src: &str, expected: &str) {
-    for s in Strategy::available() {
+    for s in Strategy::ALL {
         let (o, out, err) = run(src, s);
         assert_eq!(o, Outcome::CompileError, "{s}: {err}");
         assert!(out.is_empty());
@@ -131,7 +131,7 @@ fn jumps_too_large() {
 
 #[test]
 fn stack_overflow_at_64_frames() {
-    for s in Strategy::available() {
+    for s in Strategy::ALL {
         let (o, _, err) = run(
             "fun f(n) { if (n > 0) f(n - 1); } f(62); print 1; f(63);",
             s,
@@ -150,7 +150,7 @@ fn stack_overflow_at_64_frames() {
 fn heap_limit_is_a_runtime_error() {
     let src = "class C { init(n) { this.n = n; } } var l = nil; \
                for (var i = 0; i < 10000000; i = i + 1) l = C(l);";
-    for s in Strategy::available() {
+    for s in Strategy::ALL {
         let config = HeapConfig::default()
             .with_heap_limit(4 << 20)
             .with_nursery_bytes(256 << 10);
@@ -166,7 +166,7 @@ fn garbage_does_not_exhaust_a_small_heap() {
     let src = "class C { init(n) { this.n = n; } } var keep = 0; \
                for (var i = 0; i < 300000; i = i + 1) { var c = C(i); c.n = \"s\" + \"t\"; keep = c.n; } \
                print keep;";
-    for s in Strategy::available().filter(|s| *s != Strategy::NoGc) {
+    for s in Strategy::ALL.into_iter().filter(|s| *s != Strategy::NoGc) {
         let config = HeapConfig::default()
             .with_heap_limit(4 << 20)
             .with_nursery_bytes(256 << 10);

@@ -100,7 +100,7 @@ fn mutated_programs() {
             }
         }
         let src = String::from_utf8_lossy(&src).into_owned();
-        for s in Strategy::available() {
+        for s in Strategy::ALL {
             let o = s
                 .run(
                     HeapConfig::default().with_heap_limit(8 << 20),
@@ -120,7 +120,7 @@ fn mutated_programs() {
 
 #[test]
 fn step_limit_stops_an_endless_loop() {
-    for s in Strategy::available() {
+    for s in Strategy::ALL {
         let o = s
             .run(HeapConfig::default(), Limited("while (true) {}"))
             .unwrap();
@@ -147,7 +147,7 @@ fn every_prefix_of_every_program() {
         let cuts: Vec<usize> = (0..=p.len()).filter(|&i| p.is_char_boundary(i)).collect();
         let step = (cuts.len() / 60).max(1);
         for &i in cuts.iter().step_by(step) {
-            for s in Strategy::available() {
+            for s in Strategy::ALL {
                 run(&p[..i], s);
             }
         }
@@ -172,7 +172,7 @@ fn token_soup() {
         let n = 1 + (next() % 40) as usize;
         let src: Vec<&str> = (0..n).map(|_| WORDS[(next() % 40) as usize]).collect();
         let src = src.join(" ");
-        for s in Strategy::available() {
+        for s in Strategy::ALL {
             run(&src, s);
         }
     }
@@ -190,7 +190,7 @@ fn bytes_that_are_not_lox() {
         "fun",
         "class A < A {}",
     ] {
-        for s in Strategy::available() {
+        for s in Strategy::ALL {
             run(src, s);
         }
     }

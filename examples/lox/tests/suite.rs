@@ -124,7 +124,7 @@ fn run_all(stress: bool) {
     let mut runs = 0;
     for p in &paths {
         let src = std::fs::read_to_string(p).expect("readable test");
-        for s in Strategy::available() {
+        for s in Strategy::ALL {
             let config = HeapConfig::default()
                 .with_stress(stress)
                 .with_verify(stress);
