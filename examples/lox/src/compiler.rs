@@ -8,7 +8,7 @@
 use gc_runtime::{AllocError, Collector, Gc, Mutator, Value};
 use hashbrown::HashMap;
 
-use crate::object::{FUNCTION, Interner, fn_bytes, fn_info};
+use crate::object::{FUNCTION, Function, Interner, fn_bytes};
 use crate::scanner::{Scanner, T, Token};
 
 /// The opcodes, named and numbered as in clox's `chunk.h`.
@@ -577,10 +577,11 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
                 constants
                     .get(usize::from(k))
                     .and_then(|c| c.as_gc())
-                    .map_or(0, |g| usize::from(fn_info(g).upvalues))
+                    .map_or(0, |g| Function(g).upvalue_count())
             });
         }
-        let mut slots = Vec::with_capacity(1 + f.constants.len());
+        // The slots of a `Function`: the name, then the constants.
+        let mut slots = Vec::with_capacity(Function::CONSTANTS + f.constants.len());
         slots.push(f.name.map_or(Value::NIL, Value::from));
         slots.extend_from_slice(&f.constants);
         let cache = self.globals.caches;

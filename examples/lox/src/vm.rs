@@ -183,9 +183,7 @@ impl<'io, C: Collector> Vm<'io, C> {
             let f = compile(m, interner, globals, source)?;
             let root = m.fetch(root);
             grow_globals(m, root, globals.len()).map_err(CompileError::Memory)?;
-            let closure = m
-                .alloc(CLOSURE, &[f.into()], &[])
-                .map_err(CompileError::Memory)?;
+            let closure = Closure::alloc(m, &[f.into()]).map_err(CompileError::Memory)?;
             m.stack_push(closure.into());
             let frames = root.get(ROOT_FRAMES).as_gc().expect("frames");
             m.set(frames, 0, closure.into());
@@ -275,10 +273,10 @@ impl<'io, C: Collector> Vm<'io, C> {
                 .as_gc()
                 .expect("frames");
             for (i, f) in frames.iter().enumerate().rev() {
-                let closure = fa.get(i).as_gc().expect("frame closure");
-                let function = closure.get(0).as_gc().expect("closure function");
-                let line = fn_info(function).line(f.ip.saturating_sub(1));
-                match function.get(0).as_gc() {
+                let closure = Closure(fa.get(i).as_gc().expect("frame closure"));
+                let function = closure.function();
+                let line = function.info().line(f.ip.saturating_sub(1));
+                match function.name() {
                     Some(name) => {
                         let _ = writeln!(err, "[line {line}] in {}()", str_text(name));
                     }
@@ -319,8 +317,8 @@ fn grow_globals<'gc, C: Collector>(
 /// looked up once, where the Rust-side `Frame` keeps only integers.
 #[derive(Clone, Copy)]
 struct CallFrame<'gc> {
-    closure: Gc<'gc>,
-    function: Gc<'gc>,
+    closure: Closure<'gc>,
+    function: Function<'gc>,
     code: &'gc [u8],
     cache: usize,
     ip: usize,
@@ -329,16 +327,16 @@ struct CallFrame<'gc> {
 
 impl<'gc> CallFrame<'gc> {
     #[inline(always)]
-    fn new(closure: Gc<'gc>, ip: usize, base: usize) -> Self {
+    fn new(closure: Closure<'gc>, ip: usize, base: usize) -> Self {
         Self::enter(closure, base).0.at(ip)
     }
 
     /// A frame at the start of `closure` with its slots from `base`, and
     /// the function's arity.
     #[inline(always)]
-    fn enter(closure: Gc<'gc>, base: usize) -> (Self, u8) {
-        let function = closure.get(0).as_gc().expect("closure function");
-        let info = fn_info(function);
+    fn enter(closure: Closure<'gc>, base: usize) -> (Self, u8) {
+        let function = closure.function();
+        let info = function.info();
         let frame = CallFrame {
             closure,
             function,
@@ -436,14 +434,14 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     /// Runs one burst: rebuilds the frames, executes, writes them back.
     fn run(&mut self, frames: &mut Vec<Frame>, budget: &mut Option<u64>) -> Step {
         let fa = self.root.get(ROOT_FRAMES).as_gc().expect("frames");
-        let first = fa.get(0).as_gc().expect("frame closure");
+        let first = Closure(fa.get(0).as_gc().expect("frame closure"));
         let mut cfs = Frames {
             // Slots above the depth are never read; any frame fills them.
             slots: [CallFrame::new(first, 0, 0); FRAMES_MAX],
             depth: 0,
         };
         for (i, f) in frames.iter().enumerate().take(FRAMES_MAX) {
-            let closure = fa.get(i).as_gc().expect("frame closure");
+            let closure = Closure(fa.get(i).as_gc().expect("frame closure"));
             if cfs.push(CallFrame::new(closure, f.ip, f.base)).is_err() {
                 unreachable!("at most FRAMES_MAX frames are saved");
             }
@@ -470,7 +468,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         }
         frames.clear();
         for (i, f) in cfs.live().iter().enumerate() {
-            if fa.get(i).as_gc() != Some(f.closure) {
+            if fa.get(i).as_gc() != Some(f.closure.0) {
                 self.m.set(fa, i, f.closure.into());
             }
             frames.push(Frame {
@@ -487,7 +485,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         &self,
         frames: &mut Frames<'gc>,
         stack_len: usize,
-        closure: Gc<'gc>,
+        closure: Closure<'gc>,
         argc: usize,
     ) -> Result<(), Step> {
         let (frame, arity) = CallFrame::enter(closure, stack_len - argc - 1);
@@ -512,23 +510,20 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             // Closures first, with a plain branch: the common case, and a
             // `match` here would be a second indirect jump per call.
             if g.kind() == CLOSURE {
-                return self.call(frames, *sp, g, argc);
+                return self.call(frames, *sp, Closure(g), argc);
             }
             let slot = *sp - argc - 1;
             match g.kind() {
                 BOUND => {
-                    slots[slot] = g.get(0);
-                    let method = g.get(1).as_gc().expect("method");
-                    return self.call(frames, *sp, method, argc);
+                    let bound = Bound(g);
+                    slots[slot] = bound.receiver();
+                    return self.call(frames, *sp, bound.method(), argc);
                 }
                 CLASS => {
-                    let inst = self
-                        .m
-                        .alloc(INSTANCE, &[g.into(), Value::NIL], &[])
-                        .map_err(Step::Oom)?;
+                    let inst = Instance::alloc(self.m, g).map_err(Step::Oom)?;
                     slots[slot] = inst.into();
-                    return match g.get(CLASS_INIT).as_gc() {
-                        Some(init) => self.call(frames, *sp, init, argc),
+                    return match Class(g).init().as_gc() {
+                        Some(init) => self.call(frames, *sp, Closure(init), argc),
                         None if argc != 0 => {
                             Err(Step::Error(format!("Expected 0 arguments but got {argc}.")))
                         }
@@ -562,14 +557,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         &mut self,
         sp: usize,
         frames: &mut Frames<'gc>,
-        class: Gc<'gc>,
+        class: Class<'gc>,
         name: Gc<'gc>,
         argc: usize,
         cache: usize,
     ) -> Result<(), Step> {
-        let methods = class.get(1).as_gc().expect("methods");
-        match table_get_hinted(methods, name, self.hint(cache)) {
-            Some(m) => self.call(frames, sp, m.as_gc().expect("method"), argc),
+        match table_get_hinted(class.methods(), name, self.hint(cache)) {
+            Some(m) => self.call(frames, sp, Closure(m.as_gc().expect("method")), argc),
             None => Err(undefined_property(name)),
         }
     }
@@ -580,27 +574,25 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         &mut self,
         slots: &mut [Value<'gc>],
         sp: usize,
-        class: Gc<'gc>,
+        class: Class<'gc>,
         name: Gc<'gc>,
     ) -> Result<(), Step> {
-        let methods = class.get(1).as_gc().expect("methods");
-        let Some(method) = table_get(methods, name) else {
+        let Some(method) = table_get(class.methods(), name) else {
             return Err(undefined_property(name));
         };
         let top = &mut slots[sp - 1];
-        let bound = self
-            .m
-            .alloc(BOUND, &[*top, method], &[])
-            .map_err(Step::Oom)?;
+        let bound = Bound::alloc(self.m, *top, method).map_err(Step::Oom)?;
         *top = bound.into();
         Ok(())
     }
 
-    fn capture_upvalue(&mut self, index: usize) -> Result<Gc<'gc>, AllocError> {
-        let mut prev: Option<Gc<'gc>> = None;
-        let mut up = self.root.get(ROOT_OPEN_UPVALUES).as_gc();
+    /// The open upvalue for stack slot `index`, made if there is none
+    /// (clox's `captureUpvalue`).
+    fn capture_upvalue(&mut self, index: usize) -> Result<Upvalue<'gc>, AllocError> {
+        let mut prev: Option<Upvalue<'gc>> = None;
+        let mut up = self.root.get(ROOT_OPEN_UPVALUES).as_gc().map(Upvalue);
         while let Some(u) = up {
-            let i = u.get(0).as_number().expect("open index") as usize;
+            let i = u.stack_index();
             if i <= index {
                 if i == index {
                     return Ok(u);
@@ -608,20 +600,12 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 break;
             }
             prev = Some(u);
-            up = u.get(1).as_gc();
+            up = u.next();
         }
-        let new = self.m.alloc(
-            UPVALUE,
-            &[
-                Value::number(index as f64),
-                up.map_or(Value::NIL, Value::from),
-                Value::bool(true),
-            ],
-            &[],
-        )?;
+        let new = Upvalue::alloc_open(self.m, index, up)?;
         match prev {
             None => self.m.set(self.root, ROOT_OPEN_UPVALUES, new.into()),
-            Some(p) => self.m.set(p, 1, new.into()),
+            Some(p) => p.set_next(self.m, new),
         }
         self.open_upvalues = true;
         Ok(new)
@@ -637,15 +621,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
 
     #[inline(never)]
     fn close_upvalues_slow(&mut self, slots: &[Value<'gc>], last: usize) {
-        while let Some(u) = self.root.get(ROOT_OPEN_UPVALUES).as_gc() {
-            let i = u.get(0).as_number().expect("open index") as usize;
+        while let Some(u) = self.root.get(ROOT_OPEN_UPVALUES).as_gc().map(Upvalue) {
+            let i = u.stack_index();
             if i < last {
                 break;
             }
-            self.m.set(u, 0, slots[i]);
-            self.m.set(u, 2, Value::bool(false));
-            let next = u.get(1);
-            self.m.set(u, 1, Value::NIL);
+            let next = u.next().map_or(Value::NIL, Value::from);
+            u.close(self.m, slots[i]);
             self.m.set(self.root, ROOT_OPEN_UPVALUES, next);
         }
         self.open_upvalues = !self.root.get(ROOT_OPEN_UPVALUES).is_nil();
@@ -717,7 +699,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             }
             macro_rules! constant {
                 () => {
-                    function.get(1 + usize::from(byte!()))
+                    function.constant(usize::from(byte!()))
                 };
             }
             macro_rules! string {
@@ -808,14 +790,14 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             macro_rules! invoke {
                 ($start:expr) => {{
                     let k = usize::from(byte!());
-                    let name = function.get(1 + k).as_gc().expect("string constant");
+                    let name = function.string(k);
                     let argc = usize::from(byte!());
                     save!();
                     let receiver = peek!(argc);
-                    let Some(inst) = receiver.as_gc().filter(|g| g.kind() == INSTANCE) else {
+                    let Some(inst) = Instance::of(receiver) else {
                         fail!("Only instances have methods.")
                     };
-                    let field = inst.get(1).as_gc().and_then(|t| table_get(t, name));
+                    let field = inst.fields().and_then(|t| table_get(t, name));
                     if let Some(v) = field {
                         let slot = sp - argc - 1;
                         slots[slot] = v;
@@ -827,9 +809,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             leave!(e);
                         }
                     } else {
-                        let class = inst.get(0).as_gc().expect("class");
                         check!(
-                            self.invoke_from_class(sp, frames, class, name, argc, cache + k),
+                            self.invoke_from_class(sp, frames, inst.class(), name, argc, cache + k),
                             $start
                         );
                     }
@@ -840,7 +821,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             macro_rules! local_constant {
                 ($f:ident) => {{
                     let first = slots[base + usize::from(code[ip])];
-                    let c = function.get(1 + usize::from(code[ip + 2]));
+                    let c = function.constant(usize::from(code[ip + 2]));
                     match $f(first, c) {
                         Some(v) => {
                             push!(v);
@@ -857,7 +838,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 ($f:ident, $start:expr) => {{
                     let slot = global_slot!();
                     let first = check!(self.global(slot), $start);
-                    let c = function.get(1 + usize::from(code[ip + 1]));
+                    let c = function.constant(usize::from(code[ip + 1]));
                     match $f(first, c) {
                         Some(v) => {
                             push!(v);
@@ -869,7 +850,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             }
             macro_rules! top_constant {
                 ($f:ident) => {{
-                    let c = function.get(1 + usize::from(code[ip]));
+                    let c = function.constant(usize::from(code[ip]));
                     let top = top!();
                     match $f(*top, c) {
                         Some(v) => {
@@ -889,11 +870,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 () => {{
                     let local = slots[base + usize::from(code[ip])];
                     let k = usize::from(code[ip + 2]);
-                    let name = function.get(1 + k).as_gc().expect("string constant");
-                    let field = local
-                        .as_gc()
-                        .filter(|g| g.kind() == INSTANCE)
-                        .and_then(|inst| inst.get(1).as_gc())
+                    let name = function.string(k);
+                    let field = Instance::of(local)
+                        .and_then(Instance::fields)
                         .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
                     (local, field)
                 }};
@@ -983,46 +962,43 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         store(m, self.globals, slot, peek!(0));
                     }
                     op::GET_UPVALUE => {
-                        let u = closure!().get(1 + usize::from(byte!()));
-                        let u = u.as_gc().expect("upvalue");
-                        let v = if u.get(2).as_bool() == Some(true) {
-                            slots[u.get(0).as_number().expect("open index") as usize]
+                        let u = closure!().upvalue(usize::from(byte!()));
+                        let v = if u.is_open() {
+                            slots[u.stack_index()]
                         } else {
-                            u.get(0)
+                            u.closed()
                         };
                         push!(v);
                     }
                     op::SET_UPVALUE => {
-                        let u = closure!().get(1 + usize::from(byte!()));
-                        let u = u.as_gc().expect("upvalue");
+                        let u = closure!().upvalue(usize::from(byte!()));
                         let v = peek!(0);
-                        if u.get(2).as_bool() == Some(true) {
-                            slots[u.get(0).as_number().expect("open index") as usize] = v;
+                        if u.is_open() {
+                            slots[u.stack_index()] = v;
                         } else {
-                            store(m, u, 0, v)
+                            store(m, u.0, Upvalue::VALUE, v)
                         }
                     }
                     op::GET_PROPERTY => {
                         let k = usize::from(byte!());
-                        let name = function.get(1 + k).as_gc().expect("string constant");
-                        let Some(inst) = peek!(0).as_gc().filter(|g| g.kind() == INSTANCE) else {
+                        let name = function.string(k);
+                        let Some(inst) = Instance::of(peek!(0)) else {
                             fail!("Only instances have properties.")
                         };
-                        let field = match inst.get(1).as_gc() {
+                        let field = match inst.fields() {
                             Some(t) => table_get_hinted(t, name, self.hint(cache + k)),
                             None => None,
                         };
                         if let Some(v) = field {
                             *top!() = v;
                         } else {
-                            let class = inst.get(0).as_gc().expect("class");
-                            check!(self.bind_method(slots, sp, class, name), start);
+                            check!(self.bind_method(slots, sp, inst.class(), name), start);
                         }
                     }
                     op::SET_PROPERTY => {
                         let k = usize::from(byte!());
-                        let name = function.get(1 + k).as_gc().expect("string constant");
-                        let Some(inst) = peek!(1).as_gc().filter(|g| g.kind() == INSTANCE) else {
+                        let name = function.string(k);
+                        let Some(inst) = Instance::of(peek!(1)) else {
                             fail!("Only instances have fields.")
                         };
                         let v = peek!(0);
@@ -1030,19 +1006,23 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         // otherwise the general path, which sizes a new
                         // fields table by what the class's instances grew
                         // to before (so that they do not all regrow).
-                        let hit = inst.get(1).as_gc().and_then(|t| {
+                        let hit = inst.fields().and_then(|t| {
                             let at = hinted_slot(t, name, *self.hint(cache + k))?;
                             store(m, t, at + 1, v);
                             Some(())
                         });
                         if hit.is_none() {
-                            let class = inst.get(0).as_gc().expect("class");
-                            let want = class.get(2).as_number().unwrap_or(8.0) as usize;
-                            let (_, at) = alloc!(table_set_sized(m, inst, 1, name, v, want), start);
+                            let class = inst.class();
+                            let want = class.fields_hint();
+                            let (_, at) = alloc!(
+                                table_set_sized(m, inst.0, Instance::FIELDS, name, v, want),
+                                start
+                            );
                             *self.hint(cache + k) = at;
-                            let t = inst.get(1).as_gc().expect("fields");
+                            let t = inst.fields().expect("fields");
                             if capacity(t) > want {
-                                store(m, class, 2, Value::number(capacity(t) as f64));
+                                let cap = Value::number(capacity(t) as f64);
+                                store(m, class.0, Class::FIELDS_HINT, cap);
                             }
                         }
                         pop!();
@@ -1050,7 +1030,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::GET_SUPER => {
                         let name = string!();
-                        let sup = pop!().as_gc().expect("superclass");
+                        let sup = Class(pop!().as_gc().expect("superclass"));
                         if let Err(e) = self.bind_method(slots, sp, sup, name) {
                             if let Step::Oom(_) = e {
                                 push!(sup.into());
@@ -1137,10 +1117,10 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::SUPER_INVOKE => {
                         tick!();
                         let k = usize::from(byte!());
-                        let name = function.get(1 + k).as_gc().expect("string constant");
+                        let name = function.string(k);
                         let argc = usize::from(byte!());
                         save!();
-                        let sup = pop!().as_gc().expect("superclass");
+                        let sup = Class(pop!().as_gc().expect("superclass"));
                         check!(
                             self.invoke_from_class(sp, frames, sup, name, argc, cache + k),
                             start
@@ -1148,9 +1128,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         continue 'frame;
                     }
                     op::CLOSURE => {
-                        let f = constant!().as_gc().expect("function constant");
-                        let n = usize::from(fn_info(f).upvalues);
-                        let mut slots: Vec<Value<'gc>> = Vec::with_capacity(1 + n);
+                        let f = Function(constant!().as_gc().expect("function constant"));
+                        let n = f.upvalue_count();
+                        let mut slots: Vec<Value<'gc>> = Vec::with_capacity(Closure::UPVALUES + n);
                         slots.push(f.into());
                         for _ in 0..n {
                             let local = byte!() == 1;
@@ -1158,11 +1138,11 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             let up = if local {
                                 alloc!(self.capture_upvalue(base + index), start)
                             } else {
-                                closure!().get(1 + index).as_gc().expect("upvalue")
+                                closure!().upvalue(index)
                             };
                             slots.push(up.into());
                         }
-                        let c = alloc!(m.alloc(CLOSURE, &slots, &[]), start);
+                        let c = alloc!(Closure::alloc(m, &slots), start);
                         push!(c.into());
                     }
                     op::CLOSE_UPVALUE => {
@@ -1175,34 +1155,29 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::CLASS => {
                         let name = string!();
-                        let methods = alloc!(new_table(m, 0), start);
-                        let class = alloc!(
-                            m.alloc(
-                                CLASS,
-                                &[name.into(), methods.into(), Value::number(8.0), Value::NIL],
-                                &[]
-                            ),
-                            start
-                        );
+                        let class = alloc!(Class::alloc(m, name), start);
                         push!(class.into());
                     }
                     op::INHERIT => {
                         let Some(sup) = peek!(1).as_gc().filter(|g| g.kind() == CLASS) else {
                             fail!("Superclass must be a class.")
                         };
-                        let sub = peek!(0).as_gc().expect("subclass");
-                        let from = sup.get(1).as_gc().expect("methods");
-                        alloc!(table_add_all(m, from, sub, 1), start);
-                        store(m, sub, CLASS_INIT, sup.get(CLASS_INIT));
+                        let sup = Class(sup);
+                        let sub = Class(peek!(0).as_gc().expect("subclass"));
+                        alloc!(
+                            table_add_all(m, sup.methods(), sub.0, Class::METHODS),
+                            start
+                        );
+                        store(m, sub.0, Class::INIT, sup.init());
                         pop!();
                     }
                     op::METHOD => {
                         let name = string!();
                         let method = peek!(0);
                         let class = peek!(1).as_gc().expect("class");
-                        alloc!(table_set(m, class, 1, name, method), start);
+                        alloc!(table_set(m, class, Class::METHODS, name, method), start);
                         if Some(name) == self.root.get(ROOT_INIT).as_gc() {
-                            store(m, class, CLASS_INIT, method);
+                            store(m, class, Class::INIT, method);
                         }
                         pop!();
                     }
