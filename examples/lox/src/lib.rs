@@ -7,6 +7,8 @@
 //!
 //! * [`scanner`]: tokens on demand;
 //! * [`compiler`]: single-pass Pratt compiler to bytecode;
+//! * [`chunk`]: the opcode table and the superinstruction pass;
+//! * [`debug`]: the disassembler (`lox --disassemble`);
 //! * [`object`]: Lox's objects in gc-core's uniform layout, hash tables,
 //!   the weak string interner, number formatting;
 //! * [`vm`]: the stack VM, running in bursts between safepoints.
@@ -29,7 +31,9 @@
 //! assert_eq!(String::from_utf8(out).unwrap(), "3\n");
 //! ```
 
+pub mod chunk;
 pub mod compiler;
+pub mod debug;
 pub mod object;
 pub mod scanner;
 pub mod vm;

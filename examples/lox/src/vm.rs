@@ -39,7 +39,7 @@
 //! ([`Globals`]); property and method lookups go through inline caches
 //! (`Vm::hints`, one `u32` per constant, seeded with global slots, checked
 //! by [`table_get_hinted`] and never trusted); and the compiler's
-//! peephole pass ([`crate::compiler::fuse`]) turns common sequences into
+//! peephole pass ([`crate::chunk::fuse`]) turns common sequences into
 //! superinstructions, whose slow paths resume at the sequence's second
 //! instruction. `docs/BENCHMARKS.md` has the figures and what each step
 //! bought.
@@ -53,7 +53,8 @@ use gc_runtime::{
 
 use gc_runtime::gc_core::RawValue;
 
-use crate::compiler::{CompileError, Globals, compile, op};
+use crate::chunk::{len_of, op, rest_of};
+use crate::compiler::{CompileError, Globals, compile};
 use crate::object::*;
 
 /// Ticks (backward jumps and calls) per burst before the VM returns to a
@@ -633,9 +634,23 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         self.open_upvalues = !self.root.get(ROOT_OPEN_UPVALUES).is_nil();
     }
 
+    /// The slot of the global whose constant is `k`: the compiler seeded
+    /// the constant's inline cache with it ([`Globals::take_new_caches`]),
+    /// so this reads a `u32` where clox would hash a name. A missing
+    /// cache gives a slot past the end: "Undefined variable".
+    #[inline(always)]
+    fn global_slot(&self, cache: usize, k: u8) -> usize {
+        self.hints
+            .get(cache + usize::from(k))
+            .map_or(usize::MAX, |&s| s as usize)
+    }
+
     /// The global in `slot`, or the "Undefined variable" error.
     #[inline]
     fn global(&self, slot: usize) -> Result<Value<'gc>, Step> {
+        // A slot whose `DEFINE_GLOBAL` has not run holds the `UNDEF`
+        // marker object (compared by its bits): globals stay late-bound,
+        // as in clox, although the compiler resolved their slots.
         match self.globals.try_get(slot) {
             Some(v) if v.raw() != self.undef => Ok(v),
             _ => Err(Step::Error(format!(
@@ -643,6 +658,61 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 self.names.name(slot)
             ))),
         }
+    }
+
+    /// For `GET_LOCAL a; GET_PROPERTY k` with `ip` at `a` (just past the
+    /// opcode): the local, and its field `k` if the local is an instance
+    /// that has it (through the inline cache of `k`).
+    #[inline(always)]
+    fn local_field(
+        &mut self,
+        slots: &[Value<'gc>],
+        base: usize,
+        function: Function<'gc>,
+        code: &[u8],
+        ip: usize,
+        cache: usize,
+    ) -> (Value<'gc>, Option<Value<'gc>>) {
+        let local = slots[base + usize::from(code[ip])];
+        // GET_PROPERTY's operand, past GET_LOCAL's and its own opcode.
+        let k = usize::from(code[ip + 2]);
+        let name = function.string(k);
+        let field = Instance::of(local)
+            .and_then(Instance::fields)
+            .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
+        (local, field)
+    }
+
+    /// `INVOKE name argc` (clox's `invoke`): calls the receiver's field
+    /// `name` if it has one, else its class's method `name` (through the
+    /// inline cache `cache`). If it fails for lack of memory, the stack is
+    /// as it was, so that the instruction can be retried.
+    #[inline(always)]
+    fn invoke(
+        &mut self,
+        slots: &mut [Value<'gc>],
+        sp: &mut usize,
+        frames: &mut Frames<'gc>,
+        name: Gc<'gc>,
+        argc: usize,
+        cache: usize,
+    ) -> Result<(), Step> {
+        let slot = *sp - argc - 1;
+        let receiver = slots[slot];
+        let Some(inst) = Instance::of(receiver) else {
+            return Err(Step::Error("Only instances have methods.".into()));
+        };
+        // Almost always a miss, which the fields table's key filter
+        // answers without a probe.
+        if let Some(v) = inst.fields().and_then(|t| table_get(t, name)) {
+            slots[slot] = v;
+            let called = self.call_value(slots, sp, frames, v, argc);
+            if let Err(Step::Oom(_)) = called {
+                slots[slot] = receiver;
+            }
+            return called;
+        }
+        self.invoke_from_class(*sp, frames, inst.class(), name, argc, cache)
     }
 
     /// Executes up to `fuel` ticks; returns how the burst ended and how
@@ -659,11 +729,6 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         // Instructions left in this poll window, and after it.
         let mut tick = POLL.min(fuel);
         let mut rest = fuel - tick;
-        macro_rules! executed {
-            () => {
-                fuel - rest - tick
-            };
-        }
         'frame: loop {
             let CallFrame {
                 function,
@@ -673,64 +738,29 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 mut ip,
                 ..
             } = *frames.top();
-            // The current frame and its closure, looked up when needed
-            // (fewer live values in the dispatch loop: fewer spills).
-            macro_rules! top_frame {
-                () => {
-                    frames.top_mut()
-                };
-            }
-            macro_rules! closure {
-                () => {
-                    frames.top().closure
-                };
-            }
-            macro_rules! byte {
-                () => {{
-                    ip += 1;
-                    code[ip - 1]
-                }};
-            }
-            macro_rules! short {
-                () => {{
-                    ip += 2;
-                    (usize::from(code[ip - 2]) << 8) | usize::from(code[ip - 1])
-                }};
-            }
-            macro_rules! constant {
-                () => {
-                    function.constant(usize::from(byte!()))
-                };
-            }
-            macro_rules! string {
-                () => {
-                    constant!().as_gc().expect("string constant")
-                };
-            }
-            // A global's slot: in the cache of its name's constant (see
-            // `Globals::take_new_caches`).
-            macro_rules! global_slot {
-                () => {
-                    self.hints
-                        .get(cache + usize::from(byte!()))
-                        .map_or(usize::MAX, |&s| s as usize)
-                };
-            }
-            // Saves the frame's ip, for calls, errors and yields.
-            macro_rules! save {
-                () => {
-                    top_frame!().ip = ip
-                };
-            }
+            // The frame's closure and the frame itself are looked up
+            // through `frames` when needed (`frames.top()`): fewer live
+            // values in the dispatch loop, fewer spills.
+            //
+            // The macros below stay macros for one of two reasons. Control
+            // flow: they leave `exec` (`return`), go to the next frame
+            // (`continue 'frame`) or bail out of the instruction. Or the
+            // stack: `push!` writes the register-resident `slots` and `sp`
+            // and, when the window is full, re-borrows `slots` from
+            // `stack`, which no function can take together; `pop!`,
+            // `top!` and `peek!` keep it company so the stack reads one way.
+
+            // Ends the burst with `$step` (the frame's ip already saved).
             macro_rules! leave {
                 ($step:expr) => {{
                     stack.truncate(sp);
-                    return ($step, executed!());
+                    return ($step, fuel - rest - tick);
                 }};
             }
+            // Saves the frame's ip and ends the burst with `$step`.
             macro_rules! out {
                 ($step:expr) => {{
-                    save!();
+                    frames.top_mut().ip = ip;
                     leave!($step)
                 }};
             }
@@ -739,14 +769,15 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     out!(Step::Error(format!($($t)*)))
                 };
             }
-            // An error from a helper; out of memory retries the
-            // instruction from `start` after a collection.
+            // The value of a helper's `Result`, or the end of the burst:
+            // out of memory retries the instruction from `$start` after a
+            // collection; any other error is the script's runtime error.
             macro_rules! check {
                 ($e:expr, $start:expr) => {
                     match $e {
                         Ok(v) => v,
                         Err(Step::Oom(e)) => {
-                            top_frame!().ip = $start;
+                            frames.top_mut().ip = $start;
                             leave!(Step::Oom(e))
                         }
                         Err(e) => out!(e),
@@ -786,38 +817,10 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     slots[sp - 1 - $d]
                 };
             }
-            // `INVOKE k argc` whose opcode was at `$start` (ip is past it).
-            macro_rules! invoke {
-                ($start:expr) => {{
-                    let k = usize::from(byte!());
-                    let name = function.string(k);
-                    let argc = usize::from(byte!());
-                    save!();
-                    let receiver = peek!(argc);
-                    let Some(inst) = Instance::of(receiver) else {
-                        fail!("Only instances have methods.")
-                    };
-                    let field = inst.fields().and_then(|t| table_get(t, name));
-                    if let Some(v) = field {
-                        let slot = sp - argc - 1;
-                        slots[slot] = v;
-                        if let Err(e) = self.call_value(slots, &mut sp, frames, v, argc) {
-                            if let Step::Oom(_) = e {
-                                slots[slot] = receiver;
-                                top_frame!().ip = $start;
-                            }
-                            leave!(e);
-                        }
-                    } else {
-                        check!(
-                            self.invoke_from_class(sp, frames, inst.class(), name, argc, cache + k),
-                            $start
-                        );
-                    }
-                }};
-            }
-            // The fused arithmetic families: `$f` is one of the `num_*`
-            // functions (the operator, inlined: no second dispatch).
+            // The fused arithmetic families, one match arm per operator:
+            // `$f` is one of the `num_*` functions (inlined, so the
+            // operator costs no second dispatch). Macros for `push!` and
+            // `check!`.
             macro_rules! local_constant {
                 ($f:ident) => {{
                     let first = slots[base + usize::from(code[ip])];
@@ -825,24 +828,24 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     match $f(first, c) {
                         Some(v) => {
                             push!(v);
-                            ip += 4;
+                            ip += const { rest_of(&[op::GET_LOCAL, op::CONSTANT, op::EQUAL]) };
                         }
                         None => {
                             push!(first);
-                            ip += 1;
+                            ip += const { rest_of(&[op::GET_LOCAL]) };
                         }
                     }
                 }};
             }
             macro_rules! global_constant {
                 ($f:ident, $start:expr) => {{
-                    let slot = global_slot!();
+                    let slot = self.global_slot(cache, read_byte(code, &mut ip));
                     let first = check!(self.global(slot), $start);
                     let c = function.constant(usize::from(code[ip + 1]));
                     match $f(first, c) {
                         Some(v) => {
                             push!(v);
-                            ip += 3;
+                            ip += const { len_of(&[op::CONSTANT, op::EQUAL]) };
                         }
                         None => push!(first),
                     }
@@ -855,26 +858,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     match $f(*top, c) {
                         Some(v) => {
                             *top = v;
-                            ip += 2;
+                            ip += const { rest_of(&[op::CONSTANT, op::EQUAL]) };
                         }
                         None => {
-                            ip += 1;
+                            ip += const { rest_of(&[op::CONSTANT]) };
                             push!(c);
                         }
                     }
-                }};
-            }
-            // `GET_LOCAL a; GET_PROPERTY k` at `ip - 1`: the local, and
-            // the field if the local is an instance that has it.
-            macro_rules! local_field {
-                () => {{
-                    let local = slots[base + usize::from(code[ip])];
-                    let k = usize::from(code[ip + 2]);
-                    let name = function.string(k);
-                    let field = Instance::of(local)
-                        .and_then(Instance::fields)
-                        .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
-                    (local, field)
                 }};
             }
             // Returns from the current frame with `result`.
@@ -907,6 +897,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 }};
             }
             loop {
+                // Where the instruction starts: it restarts there after a
+                // yield or a failed allocation.
                 let start = ip;
                 // A backward jump or a call: spend a tick; at the end of a
                 // poll window, maybe yield (the instruction then restarts
@@ -916,7 +908,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         tick -= 1;
                         if tick == 0 {
                             if rest == 0 || m.should_yield() {
-                                top_frame!().ip = start;
+                                frames.top_mut().ip = start;
                                 leave!(Step::Yield);
                             }
                             tick = POLL.min(rest);
@@ -924,9 +916,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                     };
                 }
-                match byte!() {
+                match read_byte(code, &mut ip) {
                     op::CONSTANT => {
-                        let c = constant!();
+                        let c = read_constant(function, code, &mut ip);
                         push!(c)
                     }
                     op::NIL => push!(Value::NIL),
@@ -936,20 +928,20 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         pop!();
                     }
                     op::GET_LOCAL => {
-                        let v = slots[base + usize::from(byte!())];
+                        let v = slots[base + usize::from(read_byte(code, &mut ip))];
                         push!(v);
                     }
                     op::SET_LOCAL => {
-                        let s = base + usize::from(byte!());
+                        let s = base + usize::from(read_byte(code, &mut ip));
                         slots[s] = peek!(0);
                     }
                     op::GET_GLOBAL => {
-                        let slot = global_slot!();
+                        let slot = self.global_slot(cache, read_byte(code, &mut ip));
                         let v = check!(self.global(slot), start);
                         push!(v);
                     }
                     op::DEFINE_GLOBAL => {
-                        let name = string!();
+                        let name = read_string(function, code, &mut ip);
                         let slot = self
                             .names
                             .lookup(str_text(name))
@@ -957,12 +949,15 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         store(m, self.globals, slot, pop!());
                     }
                     op::SET_GLOBAL => {
-                        let slot = global_slot!();
+                        let slot = self.global_slot(cache, read_byte(code, &mut ip));
                         check!(self.global(slot), start);
                         store(m, self.globals, slot, peek!(0));
                     }
                     op::GET_UPVALUE => {
-                        let u = closure!().upvalue(usize::from(byte!()));
+                        let u = frames
+                            .top()
+                            .closure
+                            .upvalue(usize::from(read_byte(code, &mut ip)));
                         let v = if u.is_open() {
                             slots[u.stack_index()]
                         } else {
@@ -971,7 +966,10 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         push!(v);
                     }
                     op::SET_UPVALUE => {
-                        let u = closure!().upvalue(usize::from(byte!()));
+                        let u = frames
+                            .top()
+                            .closure
+                            .upvalue(usize::from(read_byte(code, &mut ip)));
                         let v = peek!(0);
                         if u.is_open() {
                             slots[u.stack_index()] = v;
@@ -980,7 +978,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                     }
                     op::GET_PROPERTY => {
-                        let k = usize::from(byte!());
+                        let k = usize::from(read_byte(code, &mut ip));
                         let name = function.string(k);
                         let Some(inst) = Instance::of(peek!(0)) else {
                             fail!("Only instances have properties.")
@@ -996,7 +994,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                     }
                     op::SET_PROPERTY => {
-                        let k = usize::from(byte!());
+                        let k = usize::from(read_byte(code, &mut ip));
                         let name = function.string(k);
                         let Some(inst) = Instance::of(peek!(1)) else {
                             fail!("Only instances have fields.")
@@ -1029,12 +1027,12 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         *top!() = v;
                     }
                     op::GET_SUPER => {
-                        let name = string!();
+                        let name = read_string(function, code, &mut ip);
                         let sup = Class(pop!().as_gc().expect("superclass"));
                         if let Err(e) = self.bind_method(slots, sp, sup, name) {
                             if let Step::Oom(_) = e {
                                 push!(sup.into());
-                                top_frame!().ip = start;
+                                frames.top_mut().ip = start;
                                 leave!(e);
                             }
                             out!(e);
@@ -1087,39 +1085,48 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let _ = writeln!(self.out, "{}", display(v));
                     }
                     op::JUMP => {
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         ip += off;
                     }
                     op::JUMP_IF_FALSE => {
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         if is_falsey(peek!(0)) {
                             ip += off;
                         }
                     }
                     op::LOOP => {
                         tick!();
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         ip -= off;
                     }
                     op::CALL => {
                         tick!();
-                        let argc = usize::from(byte!());
-                        save!();
+                        let argc = usize::from(read_byte(code, &mut ip));
+                        frames.top_mut().ip = ip;
                         let callee = peek!(argc);
                         check!(self.call_value(slots, &mut sp, frames, callee, argc), start);
                         continue 'frame;
                     }
                     op::INVOKE => {
                         tick!();
-                        invoke!(start);
+                        let (k, argc) = read_invoke(code, &mut ip);
+                        frames.top_mut().ip = ip;
+                        let call = self.invoke(
+                            slots,
+                            &mut sp,
+                            frames,
+                            function.string(k),
+                            argc,
+                            cache + k,
+                        );
+                        check!(call, start);
                         continue 'frame;
                     }
                     op::SUPER_INVOKE => {
                         tick!();
-                        let k = usize::from(byte!());
+                        let (k, argc) = read_invoke(code, &mut ip);
                         let name = function.string(k);
-                        let argc = usize::from(byte!());
-                        save!();
+                        frames.top_mut().ip = ip;
                         let sup = Class(pop!().as_gc().expect("superclass"));
                         check!(
                             self.invoke_from_class(sp, frames, sup, name, argc, cache + k),
@@ -1128,17 +1135,21 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         continue 'frame;
                     }
                     op::CLOSURE => {
-                        let f = Function(constant!().as_gc().expect("function constant"));
+                        let f = Function(
+                            read_constant(function, code, &mut ip)
+                                .as_gc()
+                                .expect("function constant"),
+                        );
                         let n = f.upvalue_count();
                         let mut slots: Vec<Value<'gc>> = Vec::with_capacity(Closure::UPVALUES + n);
                         slots.push(f.into());
                         for _ in 0..n {
-                            let local = byte!() == 1;
-                            let index = usize::from(byte!());
+                            let local = read_byte(code, &mut ip) == 1;
+                            let index = usize::from(read_byte(code, &mut ip));
                             let up = if local {
                                 alloc!(self.capture_upvalue(base + index), start)
                             } else {
-                                closure!().upvalue(index)
+                                frames.top().closure.upvalue(index)
                             };
                             slots.push(up.into());
                         }
@@ -1154,7 +1165,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         ret!(result);
                     }
                     op::CLASS => {
-                        let name = string!();
+                        let name = read_string(function, code, &mut ip);
                         let class = alloc!(Class::alloc(m, name), start);
                         push!(class.into());
                     }
@@ -1172,7 +1183,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         pop!();
                     }
                     op::METHOD => {
-                        let name = string!();
+                        let name = read_string(function, code, &mut ip);
                         let method = peek!(0);
                         let class = peek!(1).as_gc().expect("class");
                         alloc!(table_set(m, class, Class::METHODS, name, method), start);
@@ -1181,36 +1192,53 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                         pop!();
                     }
-                    // Superinstructions: see `compiler::fuse`. `ip` is
-                    // just past the first opcode; a fast path skips the
-                    // whole sequence, a slow one does the first
-                    // instruction and resumes at the second.
+                    // Superinstructions: see `chunk::fuse`. `ip` is just
+                    // past the first opcode; a fast path skips the whole
+                    // sequence (`rest_of` its instructions), a slow one
+                    // does the first instruction and resumes at the
+                    // second, whose bytes are still in place.
                     op::LOCAL_PROPERTY_INVOKE => {
                         tick!();
-                        let (local, field) = local_field!();
+                        let (local, field) =
+                            self.local_field(slots, base, function, code, ip, cache);
                         match field {
                             Some(v) => {
                                 push!(v);
-                                ip += 4; // past GET_PROPERTY k and INVOKE's opcode
-                                invoke!(start + 4);
+                                // On to INVOKE's operands.
+                                ip += const { rest_of(&[op::GET_LOCAL, op::GET_PROPERTY]) + 1 };
+                                let (k, argc) = read_invoke(code, &mut ip);
+                                frames.top_mut().ip = ip;
+                                let call = self.invoke(
+                                    slots,
+                                    &mut sp,
+                                    frames,
+                                    function.string(k),
+                                    argc,
+                                    cache + k,
+                                );
+                                check!(
+                                    call,
+                                    start + const { len_of(&[op::GET_LOCAL, op::GET_PROPERTY]) }
+                                );
                                 continue 'frame;
                             }
                             None => {
                                 push!(local);
-                                ip += 1;
+                                ip += const { rest_of(&[op::GET_LOCAL]) };
                             }
                         }
                     }
                     op::LOCAL_PROPERTY => {
-                        let (local, field) = local_field!();
+                        let (local, field) =
+                            self.local_field(slots, base, function, code, ip, cache);
                         match field {
                             Some(v) => {
                                 push!(v);
-                                ip += 3;
+                                ip += const { rest_of(&[op::GET_LOCAL, op::GET_PROPERTY]) };
                             }
                             None => {
                                 push!(local);
-                                ip += 1;
+                                ip += const { rest_of(&[op::GET_LOCAL]) };
                             }
                         }
                     }
@@ -1236,38 +1264,50 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::CONSTANT_MUL => top_constant!(num_mul),
                     op::CONSTANT_DIV => top_constant!(num_div),
                     op::TEST_POP => {
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         if is_falsey(pop!()) {
                             ip += off;
                         }
-                        ip += 1;
+                        // Past the POP, here or at the target.
+                        ip += const { len_of(&[op::POP]) };
                     }
                     op::LOCAL_LOCAL => {
                         let a = slots[base + usize::from(code[ip])];
                         let b = slots[base + usize::from(code[ip + 2])];
                         push!(a);
                         push!(b);
-                        ip += 3;
+                        ip += const { rest_of(&[op::GET_LOCAL, op::GET_LOCAL]) };
                     }
-                    op::LITERAL_POP => ip += 1,
-                    op::CONSTANT_POP => ip += 2,
+                    op::LITERAL_POP => ip += const { rest_of(&[op::NIL, op::POP]) },
+                    op::CONSTANT_POP => ip += const { rest_of(&[op::CONSTANT, op::POP]) },
                     op::RETURN_NIL => ret!(Value::NIL),
                     op::GLOBAL_INVOKE => {
                         tick!();
-                        let slot = global_slot!();
+                        let slot = self.global_slot(cache, read_byte(code, &mut ip));
                         let v = check!(self.global(slot), start);
                         push!(v);
                         ip += 1; // INVOKE's opcode
-                        invoke!(start + 2);
+                        let (k, argc) = read_invoke(code, &mut ip);
+                        frames.top_mut().ip = ip;
+                        let call = self.invoke(
+                            slots,
+                            &mut sp,
+                            frames,
+                            function.string(k),
+                            argc,
+                            cache + k,
+                        );
+                        check!(call, start + const { len_of(&[op::GET_GLOBAL]) });
                         continue 'frame;
                     }
                     op::LOCAL_PROPERTY_RETURN => {
-                        let (local, field) = local_field!();
+                        let (local, field) =
+                            self.local_field(slots, base, function, code, ip, cache);
                         match field {
                             Some(v) => ret!(v),
                             None => {
                                 push!(local);
-                                ip += 1;
+                                ip += const { rest_of(&[op::GET_LOCAL]) };
                             }
                         }
                     }
@@ -1275,13 +1315,46 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::POP_LOCAL => {
                         let v = slots[base + usize::from(code[ip + 1])];
                         *top!() = v;
-                        ip += 2;
+                        ip += const { len_of(&[op::GET_LOCAL]) };
                     }
                     other => fail!("Unknown opcode {other}."),
                 }
             }
         }
     }
+}
+
+/// Reads the byte at `ip` and moves past it (clox's `READ_BYTE`).
+#[inline(always)]
+fn read_byte(code: &[u8], ip: &mut usize) -> u8 {
+    *ip += 1;
+    code[*ip - 1]
+}
+
+/// Reads a big-endian 16-bit operand (clox's `READ_SHORT`).
+#[inline(always)]
+fn read_short(code: &[u8], ip: &mut usize) -> usize {
+    *ip += 2;
+    (usize::from(code[*ip - 2]) << 8) | usize::from(code[*ip - 1])
+}
+
+/// Reads a constant operand (clox's `READ_CONSTANT`).
+#[inline(always)]
+fn read_constant<'gc>(function: Function<'gc>, code: &[u8], ip: &mut usize) -> Value<'gc> {
+    function.constant(usize::from(read_byte(code, ip)))
+}
+
+/// Reads a constant operand that is a name (clox's `READ_STRING`).
+#[inline(always)]
+fn read_string<'gc>(function: Function<'gc>, code: &[u8], ip: &mut usize) -> Gc<'gc> {
+    function.string(usize::from(read_byte(code, ip)))
+}
+
+/// Reads `INVOKE`'s operands: the name's constant and the argument count.
+#[inline(always)]
+fn read_invoke(code: &[u8], ip: &mut usize) -> (usize, usize) {
+    let k = usize::from(read_byte(code, ip));
+    (k, usize::from(read_byte(code, ip)))
 }
 
 // The numeric operators: the result, or `None` if the operands are not
