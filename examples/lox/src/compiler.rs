@@ -1,6 +1,9 @@
 //! The single-pass compiler: a Pratt parser that emits bytecode as it
 //! parses (clox's `compiler.c`), producing `FUNCTION` objects on the heap.
 //!
+//! Each finished function's code goes through the peephole pass
+//! ([`crate::chunk::fuse`]) before it becomes a `FUNCTION` object.
+//!
 //! It runs inside one `mutate` call: the functions, constants and strings
 //! it creates are reachable from its Rust-side state until the script
 //! function is returned, and no safepoint happens in between.

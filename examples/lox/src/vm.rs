@@ -44,7 +44,7 @@
 //! instruction. `docs/BENCHMARKS.md` has the figures and what each step
 //! bought.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::time::Instant;
 
 use gc_runtime::{
@@ -192,18 +192,8 @@ impl<'io, C: Collector> Vm<'io, C> {
         });
         self.globals.take_new_caches(&mut self.hints);
         debug_assert_eq!(self.hints.len(), self.globals.caches());
-        match compiled {
-            Ok(()) => {}
-            Err(CompileError::Syntax(errors)) => {
-                for e in errors {
-                    let _ = writeln!(self.err, "{e}");
-                }
-                return Outcome::CompileError;
-            }
-            Err(CompileError::Memory(e)) => {
-                let _ = writeln!(self.err, "Out of memory while compiling: {e}");
-                return Outcome::CompileError;
-            }
+        if let Err(e) = compiled {
+            return self.compile_error(e);
         }
         self.frames.clear();
         self.frames.push(Frame { ip: 0, base: 0 });
@@ -261,6 +251,52 @@ impl<'io, C: Collector> Vm<'io, C> {
                 }
             }
         }
+    }
+
+    /// Compiles `source` and writes the disassembly of the script and of
+    /// every function in it to the output, without running it (`lox
+    /// --disassemble`).
+    pub fn disassemble(&mut self, source: &str) -> Outcome {
+        let Vm {
+            heap,
+            interner,
+            globals,
+            out,
+            ..
+        } = self;
+        let compiled = heap.mutate(|m| -> Result<io::Result<()>, CompileError> {
+            let f = compile(m, interner, globals, source)?;
+            Ok(crate::debug::disassemble_all(
+                &mut **out,
+                Function(f),
+                globals,
+            ))
+        });
+        self.globals.take_new_caches(&mut self.hints);
+        match compiled {
+            Ok(written) => {
+                let flushed = written.and_then(|()| self.out.flush());
+                if let Err(e) = flushed {
+                    let _ = writeln!(self.err, "lox: {e}");
+                }
+                Outcome::Ok
+            }
+            Err(e) => self.compile_error(e),
+        }
+    }
+
+    fn compile_error(&mut self, e: CompileError) -> Outcome {
+        match e {
+            CompileError::Syntax(errors) => {
+                for e in errors {
+                    let _ = writeln!(self.err, "{e}");
+                }
+            }
+            CompileError::Memory(e) => {
+                let _ = writeln!(self.err, "Out of memory while compiling: {e}");
+            }
+        }
+        Outcome::CompileError
     }
 
     fn runtime_error(&mut self, msg: String) -> Outcome {
