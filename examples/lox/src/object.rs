@@ -213,6 +213,9 @@ pub fn table_get_hinted<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option
 #[inline(always)]
 pub fn hinted_slot(t: Gc<'_>, key: Gc<'_>, hint: u32) -> Option<usize> {
     let at = key_slot(hint as usize);
+    // The value slot first: if it is in bounds, so is the key slot, and
+    // the second check folds away. Keys compare by their bits (interned
+    // strings are equal when identical).
     let found = t.try_get(at + 1).and(t.try_get(at))?;
     (found.raw() == Value::from(key).raw()).then_some(at)
 }

@@ -406,6 +406,12 @@ impl<'gc> Frames<'gc> {
     }
 
     /// The running frame.
+    ///
+    /// The index wraps (`depth - 1` with depth 0 is `usize::MAX`, which is
+    /// 63 modulo 64) instead of panicking: the compiler then sees an index
+    /// that is always in bounds and emits no bounds check or panic path in
+    /// the dispatch loop. The loop never runs with no frame, so the
+    /// wrapped index is never used.
     #[inline(always)]
     fn top(&self) -> &CallFrame<'gc> {
         &self.slots[self.depth.wrapping_sub(1) % FRAMES_MAX]
@@ -579,7 +585,10 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         Err(Step::Error("Can only call functions and classes.".into()))
     }
 
-    /// The inline cache `i`.
+    /// The inline cache `i`: where the key of the lookup at this
+    /// instruction was found last time (see [`table_get_hinted`]). A hint
+    /// is only ever a guess that the lookup checks, so a stale or wrong
+    /// one costs a probe, never a wrong answer.
     #[inline(always)]
     fn hint(&mut self, i: usize) -> &mut u32 {
         match self.hints.get_mut(i) {
