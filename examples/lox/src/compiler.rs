@@ -1,6 +1,9 @@
 //! The single-pass compiler: a Pratt parser that emits bytecode as it
 //! parses (clox's `compiler.c`), producing `FUNCTION` objects on the heap.
 //!
+//! Each finished function's code goes through the peephole pass
+//! ([`crate::chunk::fuse`]) before it becomes a `FUNCTION` object.
+//!
 //! It runs inside one `mutate` call: the functions, constants and strings
 //! it creates are reachable from its Rust-side state until the script
 //! function is returned, and no safepoint happens in between.
@@ -8,201 +11,9 @@
 use gc_runtime::{AllocError, Collector, Gc, Mutator, Value};
 use hashbrown::HashMap;
 
-use crate::object::{FUNCTION, Interner, fn_bytes, fn_info};
+use crate::chunk::{fuse, op};
+use crate::object::{FUNCTION, Function, Interner, fn_bytes};
 use crate::scanner::{Scanner, T, Token};
-
-/// The opcodes, named and numbered as in clox's `chunk.h`.
-#[allow(missing_docs)]
-pub mod op {
-    pub const CONSTANT: u8 = 0;
-    pub const NIL: u8 = 1;
-    pub const TRUE: u8 = 2;
-    pub const FALSE: u8 = 3;
-    pub const POP: u8 = 4;
-    pub const GET_LOCAL: u8 = 5;
-    pub const SET_LOCAL: u8 = 6;
-    pub const GET_GLOBAL: u8 = 7;
-    pub const DEFINE_GLOBAL: u8 = 8;
-    pub const SET_GLOBAL: u8 = 9;
-    pub const GET_UPVALUE: u8 = 10;
-    pub const SET_UPVALUE: u8 = 11;
-    pub const GET_PROPERTY: u8 = 12;
-    pub const SET_PROPERTY: u8 = 13;
-    pub const GET_SUPER: u8 = 14;
-    pub const EQUAL: u8 = 15;
-    pub const GREATER: u8 = 16;
-    pub const LESS: u8 = 17;
-    pub const ADD: u8 = 18;
-    pub const SUBTRACT: u8 = 19;
-    pub const MULTIPLY: u8 = 20;
-    pub const DIVIDE: u8 = 21;
-    pub const NOT: u8 = 22;
-    pub const NEGATE: u8 = 23;
-    pub const PRINT: u8 = 24;
-    pub const JUMP: u8 = 25;
-    pub const JUMP_IF_FALSE: u8 = 26;
-    pub const LOOP: u8 = 27;
-    pub const CALL: u8 = 28;
-    pub const INVOKE: u8 = 29;
-    pub const SUPER_INVOKE: u8 = 30;
-    pub const CLOSURE: u8 = 31;
-    pub const CLOSE_UPVALUE: u8 = 32;
-    pub const RETURN: u8 = 33;
-    pub const CLASS: u8 = 34;
-    pub const INHERIT: u8 = 35;
-    pub const METHOD: u8 = 36;
-
-    // Superinstructions (see `fuse`): only ever the first byte of a
-    // sequence of the instructions above, whose bytes stay in place.
-
-    /// `GET_LOCAL a; GET_PROPERTY k`.
-    pub const LOCAL_PROPERTY: u8 = 37;
-    /// `JUMP_IF_FALSE off; POP` where the jump lands on a `POP` too.
-    pub const TEST_POP: u8 = 40;
-    /// `GET_LOCAL a; GET_LOCAL b`.
-    pub const LOCAL_LOCAL: u8 = 41;
-    /// `NIL; POP`, `TRUE; POP` or `FALSE; POP`: nothing.
-    pub const LITERAL_POP: u8 = 42;
-    /// `POP; GET_LOCAL a`.
-    pub const POP_LOCAL: u8 = 43;
-    /// `CONSTANT k; POP`: nothing.
-    pub const CONSTANT_POP: u8 = 44;
-    /// `NIL; RETURN`.
-    pub const RETURN_NIL: u8 = 45;
-    /// `GET_LOCAL a; RETURN`.
-    pub const RETURN_LOCAL: u8 = 46;
-    /// `GET_GLOBAL g; INVOKE k argc`.
-    pub const GLOBAL_INVOKE: u8 = 47;
-    /// `GET_LOCAL a; GET_PROPERTY k; RETURN` (a getter's body).
-    pub const LOCAL_PROPERTY_RETURN: u8 = 48;
-    /// `GET_LOCAL a; GET_PROPERTY k; INVOKE k2 0` (`this.field.method()`).
-    pub const LOCAL_PROPERTY_INVOKE: u8 = 49;
-    /// `GET_LOCAL a; CONSTANT k; <op>`: one opcode per operator (`LOCAL_CONSTANT_ARITH + (op - EQUAL)`),
-    /// so that the operator costs no second dispatch.
-    pub const LOCAL_CONSTANT_ARITH: u8 = 64;
-    pub const LOCAL_CONSTANT_EQ: u8 = 64;
-    pub const LOCAL_CONSTANT_GT: u8 = 65;
-    pub const LOCAL_CONSTANT_LT: u8 = 66;
-    pub const LOCAL_CONSTANT_ADD: u8 = 67;
-    pub const LOCAL_CONSTANT_SUB: u8 = 68;
-    pub const LOCAL_CONSTANT_MUL: u8 = 69;
-    pub const LOCAL_CONSTANT_DIV: u8 = 70;
-    /// `GET_GLOBAL g; CONSTANT k; <op>`: one opcode per operator (`GLOBAL_CONSTANT_ARITH + (op - EQUAL)`),
-    /// so that the operator costs no second dispatch.
-    pub const GLOBAL_CONSTANT_ARITH: u8 = 72;
-    pub const GLOBAL_CONSTANT_EQ: u8 = 72;
-    pub const GLOBAL_CONSTANT_GT: u8 = 73;
-    pub const GLOBAL_CONSTANT_LT: u8 = 74;
-    pub const GLOBAL_CONSTANT_ADD: u8 = 75;
-    pub const GLOBAL_CONSTANT_SUB: u8 = 76;
-    pub const GLOBAL_CONSTANT_MUL: u8 = 77;
-    pub const GLOBAL_CONSTANT_DIV: u8 = 78;
-    /// `CONSTANT k; <op>` applied to whatever is on top: one opcode per operator (`CONSTANT_ARITH + (op - EQUAL)`),
-    /// so that the operator costs no second dispatch.
-    pub const CONSTANT_ARITH: u8 = 80;
-    pub const CONSTANT_EQ: u8 = 80;
-    pub const CONSTANT_GT: u8 = 81;
-    pub const CONSTANT_LT: u8 = 82;
-    pub const CONSTANT_ADD: u8 = 83;
-    pub const CONSTANT_SUB: u8 = 84;
-    pub const CONSTANT_MUL: u8 = 85;
-    pub const CONSTANT_DIV: u8 = 86;
-}
-
-// The fused arithmetic families index by `op - EQUAL`.
-const _: () = assert!(
-    op::GREATER == op::EQUAL + 1
-        && op::LESS == op::EQUAL + 2
-        && op::ADD == op::EQUAL + 3
-        && op::SUBTRACT == op::EQUAL + 4
-        && op::MULTIPLY == op::EQUAL + 5
-        && op::DIVIDE == op::EQUAL + 6
-);
-
-/// Length in bytes of the instruction at `at` of `code`, if it is one of
-/// the base set (`closure_upvalues` gives the upvalue count of a function
-/// constant, for `CLOSURE`'s operands).
-fn instruction_len(
-    code: &[u8],
-    at: usize,
-    closure_upvalues: impl Fn(u8) -> usize,
-) -> Option<usize> {
-    use op::*;
-    Some(match *code.get(at)? {
-        NIL | TRUE | FALSE | POP | EQUAL | GREATER | LESS | ADD | SUBTRACT | MULTIPLY | DIVIDE
-        | NOT | NEGATE | PRINT | CLOSE_UPVALUE | RETURN | INHERIT => 1,
-        CONSTANT | GET_LOCAL | SET_LOCAL | GET_GLOBAL | DEFINE_GLOBAL | SET_GLOBAL
-        | GET_UPVALUE | SET_UPVALUE | GET_PROPERTY | SET_PROPERTY | GET_SUPER | CALL | CLASS
-        | METHOD => 2,
-        JUMP | JUMP_IF_FALSE | LOOP | INVOKE | SUPER_INVOKE => 3,
-        CLOSURE => 2 + 2 * closure_upvalues(*code.get(at + 1)?),
-        _ => return None,
-    })
-}
-
-/// The peephole pass: rewrites the first byte of common instruction
-/// sequences to a superinstruction that does the whole sequence in one
-/// dispatch. Only that byte changes, so the code keeps clox's length
-/// (every limit on jumps and constants falls where clox's does), a jump
-/// into the middle of a sequence still finds the original instructions
-/// there, and the line table still matches. When its fast path does not
-/// apply (a local that is not an instance, operands that are not
-/// numbers), a superinstruction does what its first instruction would
-/// and carries on with the second, so errors are exactly clox's.
-pub fn fuse(code: &mut [u8], closure_upvalues: impl Fn(u8) -> usize) {
-    use op::*;
-    let mut at = 0;
-    let mut lens = Vec::new();
-    while at < code.len() {
-        let Some(n) = instruction_len(code, at, &closure_upvalues) else {
-            return; // not code this pass understands: leave it alone
-        };
-        lens.push((at, n));
-        at += n;
-    }
-    let op_at = |i: usize| lens.get(i).map(|&(a, _)| code[a]);
-    let mut rewrites = Vec::new();
-    for (i, &(a, _)) in lens.iter().enumerate() {
-        let arith = |o: Option<u8>| {
-            matches!(
-                o,
-                Some(ADD | SUBTRACT | MULTIPLY | DIVIDE | LESS | GREATER | EQUAL)
-            )
-        };
-        let fused = match (op_at(i), op_at(i + 1), op_at(i + 2)) {
-            (Some(GET_LOCAL), Some(GET_PROPERTY), Some(RETURN)) => Some(LOCAL_PROPERTY_RETURN),
-            (Some(GET_LOCAL), Some(GET_PROPERTY), Some(INVOKE)) => Some(LOCAL_PROPERTY_INVOKE),
-            (Some(GET_LOCAL), Some(GET_PROPERTY), _) => Some(LOCAL_PROPERTY),
-            (Some(GET_GLOBAL), Some(INVOKE), _) => Some(GLOBAL_INVOKE),
-            (Some(GET_LOCAL), Some(RETURN), _) => Some(RETURN_LOCAL),
-            (Some(NIL), Some(RETURN), _) => Some(RETURN_NIL),
-            (Some(GET_LOCAL), Some(CONSTANT), Some(third)) if arith(Some(third)) => {
-                Some(LOCAL_CONSTANT_ARITH + (third - EQUAL))
-            }
-            (Some(GET_GLOBAL), Some(CONSTANT), Some(third)) if arith(Some(third)) => {
-                Some(GLOBAL_CONSTANT_ARITH + (third - EQUAL))
-            }
-            (Some(JUMP_IF_FALSE), Some(POP), _) => {
-                let off = (usize::from(code[a + 1]) << 8) | usize::from(code[a + 2]);
-                (code.get(a + 3 + off) == Some(&POP)).then_some(TEST_POP)
-            }
-            (Some(GET_LOCAL), Some(GET_LOCAL), _) => Some(LOCAL_LOCAL),
-            (Some(CONSTANT), Some(POP), _) => Some(CONSTANT_POP),
-            (Some(CONSTANT), Some(second), _) if arith(Some(second)) => {
-                Some(CONSTANT_ARITH + (second - EQUAL))
-            }
-            (Some(NIL | TRUE | FALSE), Some(POP), _) => Some(LITERAL_POP),
-            (Some(POP), Some(GET_LOCAL), _) => Some(POP_LOCAL),
-            _ => None,
-        };
-        if let Some(f) = fused {
-            rewrites.push((a, f));
-        }
-    }
-    for (a, f) in rewrites {
-        code[a] = f;
-    }
-}
 
 /// The global variables' names, each bound to a slot of the VM's globals
 /// array. The compiler resolves a global name to its slot once, and
@@ -577,10 +388,11 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
                 constants
                     .get(usize::from(k))
                     .and_then(|c| c.as_gc())
-                    .map_or(0, |g| usize::from(fn_info(g).upvalues))
+                    .map_or(0, |g| Function(g).upvalue_count())
             });
         }
-        let mut slots = Vec::with_capacity(1 + f.constants.len());
+        // The slots of a `Function`: the name, then the constants.
+        let mut slots = Vec::with_capacity(Function::CONSTANTS + f.constants.len());
         slots.push(f.name.map_or(Value::NIL, Value::from));
         slots.extend_from_slice(&f.constants);
         let cache = self.globals.caches;
@@ -1170,76 +982,5 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
             self.named_variable(super_tok, false);
             self.emit2(op::GET_SUPER, name);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{fuse, op::*};
-
-    #[test]
-    fn fuse_rewrites_first_bytes_only() {
-        // if (a < k) {...}: GET_LOCAL 1; CONSTANT 0; LESS;
-        // JUMP_IF_FALSE +2 (onto the else-branch POP); POP; POP; RETURN
-        // (the POP at offset 9 is the jump's target).
-        let original = [
-            GET_LOCAL,
-            1,
-            CONSTANT,
-            0,
-            LESS,
-            JUMP_IF_FALSE,
-            0,
-            1,
-            POP,
-            POP,
-            RETURN,
-        ];
-        let mut code = original;
-        fuse(&mut code, |_| 0);
-        assert_eq!(code[0], LOCAL_CONSTANT_LT);
-        // Overlapping sequences fuse too: entering at the CONSTANT (a jump
-        // there) still takes a fused path.
-        assert_eq!(code[2], CONSTANT_LT);
-        assert_eq!(code[5], TEST_POP);
-        // Every other byte is untouched, so jumps into the middle of a
-        // sequence find the original instructions.
-        for i in (0..code.len()).filter(|&i| ![0, 2, 5].contains(&i)) {
-            assert_eq!(code[i], original[i], "byte {i}");
-        }
-    }
-
-    #[test]
-    fn fuse_leaves_unfusable_code_alone() {
-        // The jump lands on RETURN, not on a POP: no TEST_POP.
-        let mut code = [TRUE, JUMP_IF_FALSE, 0, 1, POP, RETURN];
-        fuse(&mut code, |_| 0);
-        assert_eq!(code, [TRUE, JUMP_IF_FALSE, 0, 1, POP, RETURN]);
-        // Unknown bytes stop the pass without touching anything.
-        let mut junk = [GET_LOCAL, 0, GET_PROPERTY, 1, 250, GET_LOCAL, 0, GET_LOCAL];
-        fuse(&mut junk, |_| 0);
-        assert_eq!(junk[0], GET_LOCAL);
-    }
-
-    #[test]
-    fn fuse_skips_closure_operands() {
-        // CLOSURE 0 with two upvalues (4 operand bytes that look like
-        // GET_LOCAL/GET_PROPERTY), then GET_LOCAL 0; GET_LOCAL 1.
-        let mut code = [
-            CLOSURE,
-            0,
-            GET_LOCAL,
-            1,
-            GET_PROPERTY,
-            1,
-            GET_LOCAL,
-            0,
-            GET_LOCAL,
-            1,
-            RETURN,
-        ];
-        fuse(&mut code, |_| 2);
-        assert_eq!(code[2], GET_LOCAL, "an operand is not an instruction");
-        assert_eq!(code[6], LOCAL_LOCAL);
     }
 }

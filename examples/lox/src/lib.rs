@@ -7,6 +7,8 @@
 //!
 //! * [`scanner`]: tokens on demand;
 //! * [`compiler`]: single-pass Pratt compiler to bytecode;
+//! * [`chunk`]: the opcode table and the superinstruction pass;
+//! * [`debug`]: the disassembler (`lox --disassemble`);
 //! * [`object`]: Lox's objects in gc-core's uniform layout, hash tables,
 //!   the weak string interner, number formatting;
 //! * [`vm`]: the stack VM, running in bursts between safepoints.
@@ -29,7 +31,9 @@
 //! assert_eq!(String::from_utf8(out).unwrap(), "3\n");
 //! ```
 
+pub mod chunk;
 pub mod compiler;
+pub mod debug;
 pub mod object;
 pub mod scanner;
 pub mod vm;
@@ -40,13 +44,17 @@ use gc_runtime::{Collector, Heap, HeapConfig, HeapVisitor, Strategy, StrategyErr
 
 pub use vm::{Outcome, Vm};
 
-/// What the binary's `--gc-stats` and `--gc-trace` switch on.
+/// What the binary's `--gc-stats`, `--gc-trace` and `--disassemble` switch
+/// on.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// Print the heap's statistics to stderr at exit.
     pub gc_stats: bool,
     /// Print one line per collection to stderr.
     pub gc_trace: bool,
+    /// [`run_source`] prints the script's bytecode ([`Vm::disassemble`])
+    /// instead of running it.
+    pub disassemble: bool,
 }
 
 struct RunSource<'a> {
@@ -81,13 +89,18 @@ impl HeapVisitor for RunSource<'_> {
                 return Outcome::RuntimeError;
             }
         };
-        let outcome = vm.interpret(self.source);
+        let outcome = if self.opts.disassemble {
+            vm.disassemble(self.source)
+        } else {
+            vm.interpret(self.source)
+        };
         finish(&mut vm, self.opts);
         outcome
     }
 }
 
-/// Runs a script on a fresh heap of the given strategy.
+/// Runs a script on a fresh heap of the given strategy (or, with
+/// [`Options::disassemble`], prints its bytecode).
 pub fn run_source(
     strategy: Strategy,
     config: HeapConfig,

@@ -1,8 +1,10 @@
-//! `lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [script]`
+//! `lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [--disassemble] [script]`
 //!
 //! With a script, runs it (exit 65 on a compile error, 70 on a runtime
-//! error); without one, starts a REPL. Usage errors exit 64, an unreadable
-//! script 74, like clox.
+//! error); without one, starts a REPL. With `--disassemble`, prints the
+//! script's bytecode in clox's format instead of running it (exit 0, or 65
+//! on a compile error). Usage errors exit 64, an unreadable script 74,
+//! like clox.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,7 +12,20 @@ use std::process::ExitCode;
 use gc_runtime::{HeapConfig, Strategy};
 use lox::{Options, Outcome};
 
-const USAGE: &str = "Usage: lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [script]";
+const USAGE: &str = "Usage: lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [--disassemble] [script]";
+
+const HELP: &str = "\
+Runs a Lox script, or a REPL without one.
+
+Options:
+  --gc BACKEND        the collector: refcount, generational (default),
+                      tricolor or nogc
+  --gc-stats          print the heap's statistics to stderr at exit
+  --gc-trace          print one line per collection to stderr
+  --heap-limit BYTES  the most the heap may hold
+  --disassemble       print the script's bytecode (clox's format) and
+                      exit without running it
+  -h, --help          print this help";
 
 fn usage(msg: &str) -> ExitCode {
     if !msg.is_empty() {
@@ -35,6 +50,7 @@ fn main() -> ExitCode {
             },
             "--gc-stats" => opts.gc_stats = true,
             "--gc-trace" => opts.gc_trace = true,
+            "--disassemble" => opts.disassemble = true,
             "--heap-limit" => match args.next().map(|s| s.parse::<usize>()) {
                 Some(Ok(n)) => {
                     config = config
@@ -44,7 +60,7 @@ fn main() -> ExitCode {
                 _ => return usage("--heap-limit needs a number of bytes"),
             },
             "-h" | "--help" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n\n{HELP}");
                 return ExitCode::SUCCESS;
             }
             s if s.starts_with('-') => return usage(&format!("unknown option '{s}'")),
@@ -59,6 +75,9 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
+    if opts.disassemble && script.is_none() {
+        return usage("--disassemble needs a script");
+    }
     let result = match script {
         None => {
             let stdin = std::io::stdin();

@@ -16,6 +16,10 @@
 //! | `GLOBALS` | the global variables, by slot ([`crate::compiler::Globals`]); the undefined marker in slots not yet defined | none |
 //! | `UNDEF` | none (the one marker object) | none |
 //!
+//! Typed views ([`Function`], [`Closure`], [`Upvalue`], [`Class`],
+//! [`Instance`], [`Bound`]) wrap a `Gc` of one kind and name its slots, so
+//! each slot index of this table is written once, in the view.
+//!
 //! Tables are open-addressing hash maps (clox's `table.c`) keyed by
 //! interned strings, compared by identity, hashed by the hash stored in
 //! the string. A table grows by allocating a bigger table object and
@@ -48,9 +52,6 @@ pub const ROOT_OPEN_UPVALUES: usize = 1;
 pub const ROOT_INIT: usize = 2;
 pub const ROOT_FRAMES: usize = 3;
 pub const ROOT_UNDEF: usize = 4;
-
-/// Slot of a class's initializer (nil if it has none).
-pub const CLASS_INIT: usize = 3;
 
 /// Most call frames (clox's FRAMES_MAX).
 pub const FRAMES_MAX: usize = 64;
@@ -212,6 +213,9 @@ pub fn table_get_hinted<'gc>(t: Gc<'gc>, key: Gc<'gc>, hint: &mut u32) -> Option
 #[inline(always)]
 pub fn hinted_slot(t: Gc<'_>, key: Gc<'_>, hint: u32) -> Option<usize> {
     let at = key_slot(hint as usize);
+    // The value slot first: if it is in bounds, so is the key slot, and
+    // the second check folds away. Keys compare by their bits (interned
+    // strings are equal when identical).
     let found = t.try_get(at + 1).and(t.try_get(at))?;
     (found.raw() == Value::from(key).raw()).then_some(at)
 }
@@ -377,6 +381,295 @@ pub fn fn_bytes(arity: u8, upvalues: u8, cache: u32, code: &[u8], lines: &[u32])
     b
 }
 
+// --- typed views -------------------------------------------------------------
+
+// Each view is a `Gc` that the VM knows to be of one kind; the view does
+// not check the kind. A slot holding the wrong type is a broken VM
+// invariant and panics (`expect`), as everywhere else.
+macro_rules! view {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        #[repr(transparent)]
+        pub struct $name<'gc>(pub Gc<'gc>);
+
+        impl<'gc> From<$name<'gc>> for Value<'gc> {
+            #[inline(always)]
+            fn from(v: $name<'gc>) -> Value<'gc> {
+                v.0.into()
+            }
+        }
+    };
+}
+
+view!(
+    /// A `FUNCTION`: its name, its constants and (in its bytes) its code.
+    Function
+);
+
+impl<'gc> Function<'gc> {
+    /// Slot of the name (a string, or nil for the script).
+    pub const NAME: usize = 0;
+    /// Slot of constant 0; constant `k` is in slot `CONSTANTS + k`.
+    pub const CONSTANTS: usize = 1;
+
+    /// The function's name (`None` for the top-level script).
+    #[inline(always)]
+    pub fn name(self) -> Option<Gc<'gc>> {
+        self.0.get(Self::NAME).as_gc()
+    }
+
+    /// Constant `k`.
+    #[inline(always)]
+    pub fn constant(self, k: usize) -> Value<'gc> {
+        self.0.get(Self::CONSTANTS + k)
+    }
+
+    /// Constant `k`, which the compiler made a string (a name).
+    #[inline(always)]
+    pub fn string(self, k: usize) -> Gc<'gc> {
+        self.constant(k).as_gc().expect("string constant")
+    }
+
+    /// Number of constants.
+    #[inline]
+    pub fn constants(self) -> usize {
+        self.0.len() - Self::CONSTANTS
+    }
+
+    /// Arity, upvalue count, code, lines and inline-cache base.
+    #[inline(always)]
+    pub fn info(self) -> FnInfo<'gc> {
+        fn_info(self.0)
+    }
+
+    /// Number of parameters.
+    #[inline]
+    pub fn arity(self) -> u8 {
+        self.info().arity
+    }
+
+    /// Number of upvalues its closures capture.
+    #[inline]
+    pub fn upvalue_count(self) -> usize {
+        usize::from(self.info().upvalues)
+    }
+}
+
+view!(
+    /// A `CLOSURE`: a function and the upvalues it captured.
+    Closure
+);
+
+impl<'gc> Closure<'gc> {
+    /// Slot of the function.
+    pub const FUNCTION: usize = 0;
+    /// Slot of upvalue 0; upvalue `i` is in slot `UPVALUES + i`.
+    pub const UPVALUES: usize = 1;
+
+    /// A closure from its `slots`: the function, then the upvalues.
+    #[inline]
+    pub fn alloc<C: Collector>(m: &Mutator<'gc, C>, slots: &[Value<'gc>]) -> R<Self> {
+        debug_assert!(slots.first().and_then(|f| f.as_gc()).map(|f| f.kind()) == Some(FUNCTION));
+        m.alloc(CLOSURE, slots, &[]).map(Closure)
+    }
+
+    #[inline(always)]
+    pub fn function(self) -> Function<'gc> {
+        Function(
+            self.0
+                .get(Self::FUNCTION)
+                .as_gc()
+                .expect("closure function"),
+        )
+    }
+
+    /// Upvalue `i`.
+    #[inline(always)]
+    pub fn upvalue(self, i: usize) -> Upvalue<'gc> {
+        Upvalue(self.0.get(Self::UPVALUES + i).as_gc().expect("upvalue"))
+    }
+}
+
+view!(
+    /// An `UPVALUE`: open (its variable is still on the stack, at an index)
+    /// or closed (it holds the variable's value).
+    Upvalue
+);
+
+impl<'gc> Upvalue<'gc> {
+    /// Slot of the value (closed) or the stack index, as a number (open).
+    pub const VALUE: usize = 0;
+    /// Slot of the next open upvalue (a list sorted by stack index,
+    /// highest first, from `ROOT_OPEN_UPVALUES`), or nil.
+    pub const NEXT: usize = 1;
+    /// Slot of the open flag (a boolean).
+    pub const OPEN: usize = 2;
+
+    /// An open upvalue for stack slot `index`, in front of `next`.
+    #[inline]
+    pub fn alloc_open<C: Collector>(
+        m: &Mutator<'gc, C>,
+        index: usize,
+        next: Option<Upvalue<'gc>>,
+    ) -> R<Self> {
+        let next = next.map_or(Value::NIL, Value::from);
+        m.alloc(
+            UPVALUE,
+            &[Value::number(index as f64), next, Value::bool(true)],
+            &[],
+        )
+        .map(Upvalue)
+    }
+
+    #[inline(always)]
+    pub fn is_open(self) -> bool {
+        self.0.get(Self::OPEN).as_bool() == Some(true)
+    }
+
+    /// The stack index of an open upvalue's variable.
+    #[inline(always)]
+    pub fn stack_index(self) -> usize {
+        self.0.get(Self::VALUE).as_number().expect("open index") as usize
+    }
+
+    /// A closed upvalue's value.
+    #[inline(always)]
+    pub fn closed(self) -> Value<'gc> {
+        self.0.get(Self::VALUE)
+    }
+
+    /// The next open upvalue.
+    #[inline]
+    pub fn next(self) -> Option<Upvalue<'gc>> {
+        self.0.get(Self::NEXT).as_gc().map(Upvalue)
+    }
+
+    #[inline]
+    pub fn set_next<C: Collector>(self, m: &Mutator<'gc, C>, next: Upvalue<'gc>) {
+        m.set(self.0, Self::NEXT, next.into());
+    }
+
+    /// Closes the upvalue over `value` (and unlinks it from the open list).
+    #[inline]
+    pub fn close<C: Collector>(self, m: &Mutator<'gc, C>, value: Value<'gc>) {
+        m.set(self.0, Self::VALUE, value);
+        m.set(self.0, Self::OPEN, Value::bool(false));
+        m.set(self.0, Self::NEXT, Value::NIL);
+    }
+}
+
+view!(
+    /// A `CLASS`.
+    Class
+);
+
+impl<'gc> Class<'gc> {
+    pub const NAME: usize = 0;
+    /// Slot of the methods table.
+    pub const METHODS: usize = 1;
+    /// Slot of the fields capacity hint: the capacity (a number) the
+    /// fields tables of this class's instances grew to, so that a new
+    /// instance's table starts that big.
+    pub const FIELDS_HINT: usize = 2;
+    /// Slot of the initializer (clox's `klass->initializer`), or nil.
+    pub const INIT: usize = 3;
+
+    /// A class named `name` with an empty methods table.
+    #[inline]
+    pub fn alloc<C: Collector>(m: &Mutator<'gc, C>, name: Gc<'gc>) -> R<Self> {
+        let methods = new_table(m, 0)?;
+        let slots = [name.into(), methods.into(), Value::number(8.0), Value::NIL];
+        m.alloc(CLASS, &slots, &[]).map(Class)
+    }
+
+    #[inline]
+    pub fn name(self) -> Gc<'gc> {
+        self.0.get(Self::NAME).as_gc().expect("class name")
+    }
+
+    #[inline(always)]
+    pub fn methods(self) -> Gc<'gc> {
+        self.0.get(Self::METHODS).as_gc().expect("methods")
+    }
+
+    /// The fields capacity a new instance's table starts with.
+    #[inline]
+    pub fn fields_hint(self) -> usize {
+        self.0.get(Self::FIELDS_HINT).as_number().unwrap_or(8.0) as usize
+    }
+
+    /// The initializer, as stored (a closure or nil).
+    #[inline(always)]
+    pub fn init(self) -> Value<'gc> {
+        self.0.get(Self::INIT)
+    }
+}
+
+view!(
+    /// An `INSTANCE`.
+    Instance
+);
+
+impl<'gc> Instance<'gc> {
+    pub const CLASS: usize = 0;
+    /// Slot of the fields table (nil until the first field is set).
+    pub const FIELDS: usize = 1;
+
+    /// A fieldless instance of `class`.
+    #[inline(always)]
+    pub fn alloc<C: Collector>(m: &Mutator<'gc, C>, class: Gc<'gc>) -> R<Self> {
+        m.alloc(INSTANCE, &[class.into(), Value::NIL], &[])
+            .map(Instance)
+    }
+
+    /// `v` as an instance, if it is one.
+    #[inline(always)]
+    pub fn of(v: Value<'gc>) -> Option<Self> {
+        v.as_gc().filter(|g| g.kind() == INSTANCE).map(Instance)
+    }
+
+    #[inline(always)]
+    pub fn class(self) -> Class<'gc> {
+        Class(self.0.get(Self::CLASS).as_gc().expect("class"))
+    }
+
+    /// The fields table, if any field was ever set.
+    #[inline(always)]
+    pub fn fields(self) -> Option<Gc<'gc>> {
+        self.0.get(Self::FIELDS).as_gc()
+    }
+}
+
+view!(
+    /// A `BOUND` method: a receiver and a method closure.
+    Bound
+);
+
+impl<'gc> Bound<'gc> {
+    pub const RECEIVER: usize = 0;
+    pub const METHOD: usize = 1;
+
+    #[inline]
+    pub fn alloc<C: Collector>(
+        m: &Mutator<'gc, C>,
+        receiver: Value<'gc>,
+        method: Value<'gc>,
+    ) -> R<Self> {
+        m.alloc(BOUND, &[receiver, method], &[]).map(Bound)
+    }
+
+    #[inline(always)]
+    pub fn receiver(self) -> Value<'gc> {
+        self.0.get(Self::RECEIVER)
+    }
+
+    #[inline(always)]
+    pub fn method(self) -> Closure<'gc> {
+        Closure(self.0.get(Self::METHOD).as_gc().expect("method"))
+    }
+}
+
 // --- printing --------------------------------------------------------------
 
 /// C's `printf("%g", n)`: six significant digits, trailing zeros removed,
@@ -433,8 +726,8 @@ pub fn display(v: Value<'_>) -> String {
     }
 }
 
-fn fn_name(f: Gc<'_>) -> String {
-    match f.get(0).as_gc() {
+fn fn_name(f: Function<'_>) -> String {
+    match f.name() {
         Some(name) => format!("<fn {}>", str_text(name)),
         None => "<script>".into(),
     }
@@ -443,18 +736,12 @@ fn fn_name(f: Gc<'_>) -> String {
 fn display_obj(g: Gc<'_>) -> String {
     match g.kind() {
         STRING => str_text(g).to_owned(),
-        FUNCTION => fn_name(g),
-        CLOSURE => fn_name(g.get(0).as_gc().expect("closure function")),
-        BOUND => display_obj(g.get(1).as_gc().expect("bound method")),
+        FUNCTION => fn_name(Function(g)),
+        CLOSURE => fn_name(Closure(g).function()),
+        BOUND => display_obj(Bound(g).method().0),
         NATIVE => "<native fn>".into(),
-        CLASS => str_text(g.get(0).as_gc().expect("class name")).to_owned(),
-        INSTANCE => {
-            let class = g.get(0).as_gc().expect("instance class");
-            format!(
-                "{} instance",
-                str_text(class.get(0).as_gc().expect("class name"))
-            )
-        }
+        CLASS => str_text(Class(g).name()).to_owned(),
+        INSTANCE => format!("{} instance", str_text(Instance(g).class().name())),
         UPVALUE => "upvalue".into(),
         _ => format!("<object kind {}>", g.kind()),
     }

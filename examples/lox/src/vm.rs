@@ -39,12 +39,12 @@
 //! ([`Globals`]); property and method lookups go through inline caches
 //! (`Vm::hints`, one `u32` per constant, seeded with global slots, checked
 //! by [`table_get_hinted`] and never trusted); and the compiler's
-//! peephole pass ([`crate::compiler::fuse`]) turns common sequences into
+//! peephole pass ([`crate::chunk::fuse`]) turns common sequences into
 //! superinstructions, whose slow paths resume at the sequence's second
 //! instruction. `docs/BENCHMARKS.md` has the figures and what each step
 //! bought.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::time::Instant;
 
 use gc_runtime::{
@@ -53,7 +53,8 @@ use gc_runtime::{
 
 use gc_runtime::gc_core::RawValue;
 
-use crate::compiler::{CompileError, Globals, compile, op};
+use crate::chunk::{len_of, op, rest_of};
+use crate::compiler::{CompileError, Globals, compile};
 use crate::object::*;
 
 /// Ticks (backward jumps and calls) per burst before the VM returns to a
@@ -183,9 +184,7 @@ impl<'io, C: Collector> Vm<'io, C> {
             let f = compile(m, interner, globals, source)?;
             let root = m.fetch(root);
             grow_globals(m, root, globals.len()).map_err(CompileError::Memory)?;
-            let closure = m
-                .alloc(CLOSURE, &[f.into()], &[])
-                .map_err(CompileError::Memory)?;
+            let closure = Closure::alloc(m, &[f.into()]).map_err(CompileError::Memory)?;
             m.stack_push(closure.into());
             let frames = root.get(ROOT_FRAMES).as_gc().expect("frames");
             m.set(frames, 0, closure.into());
@@ -193,18 +192,8 @@ impl<'io, C: Collector> Vm<'io, C> {
         });
         self.globals.take_new_caches(&mut self.hints);
         debug_assert_eq!(self.hints.len(), self.globals.caches());
-        match compiled {
-            Ok(()) => {}
-            Err(CompileError::Syntax(errors)) => {
-                for e in errors {
-                    let _ = writeln!(self.err, "{e}");
-                }
-                return Outcome::CompileError;
-            }
-            Err(CompileError::Memory(e)) => {
-                let _ = writeln!(self.err, "Out of memory while compiling: {e}");
-                return Outcome::CompileError;
-            }
+        if let Err(e) = compiled {
+            return self.compile_error(e);
         }
         self.frames.clear();
         self.frames.push(Frame { ip: 0, base: 0 });
@@ -264,6 +253,52 @@ impl<'io, C: Collector> Vm<'io, C> {
         }
     }
 
+    /// Compiles `source` and writes the disassembly of the script and of
+    /// every function in it to the output, without running it (`lox
+    /// --disassemble`).
+    pub fn disassemble(&mut self, source: &str) -> Outcome {
+        let Vm {
+            heap,
+            interner,
+            globals,
+            out,
+            ..
+        } = self;
+        let compiled = heap.mutate(|m| -> Result<io::Result<()>, CompileError> {
+            let f = compile(m, interner, globals, source)?;
+            Ok(crate::debug::disassemble_all(
+                &mut **out,
+                Function(f),
+                globals,
+            ))
+        });
+        self.globals.take_new_caches(&mut self.hints);
+        match compiled {
+            Ok(written) => {
+                let flushed = written.and_then(|()| self.out.flush());
+                if let Err(e) = flushed {
+                    let _ = writeln!(self.err, "lox: {e}");
+                }
+                Outcome::Ok
+            }
+            Err(e) => self.compile_error(e),
+        }
+    }
+
+    fn compile_error(&mut self, e: CompileError) -> Outcome {
+        match e {
+            CompileError::Syntax(errors) => {
+                for e in errors {
+                    let _ = writeln!(self.err, "{e}");
+                }
+            }
+            CompileError::Memory(e) => {
+                let _ = writeln!(self.err, "Out of memory while compiling: {e}");
+            }
+        }
+        Outcome::CompileError
+    }
+
     fn runtime_error(&mut self, msg: String) -> Outcome {
         let _ = writeln!(self.err, "{msg}");
         let frames = &self.frames;
@@ -275,10 +310,10 @@ impl<'io, C: Collector> Vm<'io, C> {
                 .as_gc()
                 .expect("frames");
             for (i, f) in frames.iter().enumerate().rev() {
-                let closure = fa.get(i).as_gc().expect("frame closure");
-                let function = closure.get(0).as_gc().expect("closure function");
-                let line = fn_info(function).line(f.ip.saturating_sub(1));
-                match function.get(0).as_gc() {
+                let closure = Closure(fa.get(i).as_gc().expect("frame closure"));
+                let function = closure.function();
+                let line = function.info().line(f.ip.saturating_sub(1));
+                match function.name() {
                     Some(name) => {
                         let _ = writeln!(err, "[line {line}] in {}()", str_text(name));
                     }
@@ -319,8 +354,8 @@ fn grow_globals<'gc, C: Collector>(
 /// looked up once, where the Rust-side `Frame` keeps only integers.
 #[derive(Clone, Copy)]
 struct CallFrame<'gc> {
-    closure: Gc<'gc>,
-    function: Gc<'gc>,
+    closure: Closure<'gc>,
+    function: Function<'gc>,
     code: &'gc [u8],
     cache: usize,
     ip: usize,
@@ -329,16 +364,16 @@ struct CallFrame<'gc> {
 
 impl<'gc> CallFrame<'gc> {
     #[inline(always)]
-    fn new(closure: Gc<'gc>, ip: usize, base: usize) -> Self {
+    fn new(closure: Closure<'gc>, ip: usize, base: usize) -> Self {
         Self::enter(closure, base).0.at(ip)
     }
 
     /// A frame at the start of `closure` with its slots from `base`, and
     /// the function's arity.
     #[inline(always)]
-    fn enter(closure: Gc<'gc>, base: usize) -> (Self, u8) {
-        let function = closure.get(0).as_gc().expect("closure function");
-        let info = fn_info(function);
+    fn enter(closure: Closure<'gc>, base: usize) -> (Self, u8) {
+        let function = closure.function();
+        let info = function.info();
         let frame = CallFrame {
             closure,
             function,
@@ -371,6 +406,12 @@ impl<'gc> Frames<'gc> {
     }
 
     /// The running frame.
+    ///
+    /// The index wraps (`depth - 1` with depth 0 is `usize::MAX`, which is
+    /// 63 modulo 64) instead of panicking: the compiler then sees an index
+    /// that is always in bounds and emits no bounds check or panic path in
+    /// the dispatch loop. The loop never runs with no frame, so the
+    /// wrapped index is never used.
     #[inline(always)]
     fn top(&self) -> &CallFrame<'gc> {
         &self.slots[self.depth.wrapping_sub(1) % FRAMES_MAX]
@@ -436,14 +477,14 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
     /// Runs one burst: rebuilds the frames, executes, writes them back.
     fn run(&mut self, frames: &mut Vec<Frame>, budget: &mut Option<u64>) -> Step {
         let fa = self.root.get(ROOT_FRAMES).as_gc().expect("frames");
-        let first = fa.get(0).as_gc().expect("frame closure");
+        let first = Closure(fa.get(0).as_gc().expect("frame closure"));
         let mut cfs = Frames {
             // Slots above the depth are never read; any frame fills them.
             slots: [CallFrame::new(first, 0, 0); FRAMES_MAX],
             depth: 0,
         };
         for (i, f) in frames.iter().enumerate().take(FRAMES_MAX) {
-            let closure = fa.get(i).as_gc().expect("frame closure");
+            let closure = Closure(fa.get(i).as_gc().expect("frame closure"));
             if cfs.push(CallFrame::new(closure, f.ip, f.base)).is_err() {
                 unreachable!("at most FRAMES_MAX frames are saved");
             }
@@ -470,7 +511,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         }
         frames.clear();
         for (i, f) in cfs.live().iter().enumerate() {
-            if fa.get(i).as_gc() != Some(f.closure) {
+            if fa.get(i).as_gc() != Some(f.closure.0) {
                 self.m.set(fa, i, f.closure.into());
             }
             frames.push(Frame {
@@ -487,7 +528,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         &self,
         frames: &mut Frames<'gc>,
         stack_len: usize,
-        closure: Gc<'gc>,
+        closure: Closure<'gc>,
         argc: usize,
     ) -> Result<(), Step> {
         let (frame, arity) = CallFrame::enter(closure, stack_len - argc - 1);
@@ -512,23 +553,20 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             // Closures first, with a plain branch: the common case, and a
             // `match` here would be a second indirect jump per call.
             if g.kind() == CLOSURE {
-                return self.call(frames, *sp, g, argc);
+                return self.call(frames, *sp, Closure(g), argc);
             }
             let slot = *sp - argc - 1;
             match g.kind() {
                 BOUND => {
-                    slots[slot] = g.get(0);
-                    let method = g.get(1).as_gc().expect("method");
-                    return self.call(frames, *sp, method, argc);
+                    let bound = Bound(g);
+                    slots[slot] = bound.receiver();
+                    return self.call(frames, *sp, bound.method(), argc);
                 }
                 CLASS => {
-                    let inst = self
-                        .m
-                        .alloc(INSTANCE, &[g.into(), Value::NIL], &[])
-                        .map_err(Step::Oom)?;
+                    let inst = Instance::alloc(self.m, g).map_err(Step::Oom)?;
                     slots[slot] = inst.into();
-                    return match g.get(CLASS_INIT).as_gc() {
-                        Some(init) => self.call(frames, *sp, init, argc),
+                    return match Class(g).init().as_gc() {
+                        Some(init) => self.call(frames, *sp, Closure(init), argc),
                         None if argc != 0 => {
                             Err(Step::Error(format!("Expected 0 arguments but got {argc}.")))
                         }
@@ -547,7 +585,10 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         Err(Step::Error("Can only call functions and classes.".into()))
     }
 
-    /// The inline cache `i`.
+    /// The inline cache `i`: where the key of the lookup at this
+    /// instruction was found last time (see [`table_get_hinted`]). A hint
+    /// is only ever a guess that the lookup checks, so a stale or wrong
+    /// one costs a probe, never a wrong answer.
     #[inline(always)]
     fn hint(&mut self, i: usize) -> &mut u32 {
         match self.hints.get_mut(i) {
@@ -562,14 +603,13 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         &mut self,
         sp: usize,
         frames: &mut Frames<'gc>,
-        class: Gc<'gc>,
+        class: Class<'gc>,
         name: Gc<'gc>,
         argc: usize,
         cache: usize,
     ) -> Result<(), Step> {
-        let methods = class.get(1).as_gc().expect("methods");
-        match table_get_hinted(methods, name, self.hint(cache)) {
-            Some(m) => self.call(frames, sp, m.as_gc().expect("method"), argc),
+        match table_get_hinted(class.methods(), name, self.hint(cache)) {
+            Some(m) => self.call(frames, sp, Closure(m.as_gc().expect("method")), argc),
             None => Err(undefined_property(name)),
         }
     }
@@ -580,27 +620,25 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         &mut self,
         slots: &mut [Value<'gc>],
         sp: usize,
-        class: Gc<'gc>,
+        class: Class<'gc>,
         name: Gc<'gc>,
     ) -> Result<(), Step> {
-        let methods = class.get(1).as_gc().expect("methods");
-        let Some(method) = table_get(methods, name) else {
+        let Some(method) = table_get(class.methods(), name) else {
             return Err(undefined_property(name));
         };
         let top = &mut slots[sp - 1];
-        let bound = self
-            .m
-            .alloc(BOUND, &[*top, method], &[])
-            .map_err(Step::Oom)?;
+        let bound = Bound::alloc(self.m, *top, method).map_err(Step::Oom)?;
         *top = bound.into();
         Ok(())
     }
 
-    fn capture_upvalue(&mut self, index: usize) -> Result<Gc<'gc>, AllocError> {
-        let mut prev: Option<Gc<'gc>> = None;
-        let mut up = self.root.get(ROOT_OPEN_UPVALUES).as_gc();
+    /// The open upvalue for stack slot `index`, made if there is none
+    /// (clox's `captureUpvalue`).
+    fn capture_upvalue(&mut self, index: usize) -> Result<Upvalue<'gc>, AllocError> {
+        let mut prev: Option<Upvalue<'gc>> = None;
+        let mut up = self.root.get(ROOT_OPEN_UPVALUES).as_gc().map(Upvalue);
         while let Some(u) = up {
-            let i = u.get(0).as_number().expect("open index") as usize;
+            let i = u.stack_index();
             if i <= index {
                 if i == index {
                     return Ok(u);
@@ -608,20 +646,12 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 break;
             }
             prev = Some(u);
-            up = u.get(1).as_gc();
+            up = u.next();
         }
-        let new = self.m.alloc(
-            UPVALUE,
-            &[
-                Value::number(index as f64),
-                up.map_or(Value::NIL, Value::from),
-                Value::bool(true),
-            ],
-            &[],
-        )?;
+        let new = Upvalue::alloc_open(self.m, index, up)?;
         match prev {
             None => self.m.set(self.root, ROOT_OPEN_UPVALUES, new.into()),
-            Some(p) => self.m.set(p, 1, new.into()),
+            Some(p) => p.set_next(self.m, new),
         }
         self.open_upvalues = true;
         Ok(new)
@@ -637,23 +667,35 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
 
     #[inline(never)]
     fn close_upvalues_slow(&mut self, slots: &[Value<'gc>], last: usize) {
-        while let Some(u) = self.root.get(ROOT_OPEN_UPVALUES).as_gc() {
-            let i = u.get(0).as_number().expect("open index") as usize;
+        while let Some(u) = self.root.get(ROOT_OPEN_UPVALUES).as_gc().map(Upvalue) {
+            let i = u.stack_index();
             if i < last {
                 break;
             }
-            self.m.set(u, 0, slots[i]);
-            self.m.set(u, 2, Value::bool(false));
-            let next = u.get(1);
-            self.m.set(u, 1, Value::NIL);
+            let next = u.next().map_or(Value::NIL, Value::from);
+            u.close(self.m, slots[i]);
             self.m.set(self.root, ROOT_OPEN_UPVALUES, next);
         }
         self.open_upvalues = !self.root.get(ROOT_OPEN_UPVALUES).is_nil();
     }
 
+    /// The slot of the global whose constant is `k`: the compiler seeded
+    /// the constant's inline cache with it ([`Globals::take_new_caches`]),
+    /// so this reads a `u32` where clox would hash a name. A missing
+    /// cache gives a slot past the end: "Undefined variable".
+    #[inline(always)]
+    fn global_slot(&self, cache: usize, k: u8) -> usize {
+        self.hints
+            .get(cache + usize::from(k))
+            .map_or(usize::MAX, |&s| s as usize)
+    }
+
     /// The global in `slot`, or the "Undefined variable" error.
     #[inline]
     fn global(&self, slot: usize) -> Result<Value<'gc>, Step> {
+        // A slot whose `DEFINE_GLOBAL` has not run holds the `UNDEF`
+        // marker object (compared by its bits): globals stay late-bound,
+        // as in clox, although the compiler resolved their slots.
         match self.globals.try_get(slot) {
             Some(v) if v.raw() != self.undef => Ok(v),
             _ => Err(Step::Error(format!(
@@ -661,6 +703,61 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 self.names.name(slot)
             ))),
         }
+    }
+
+    /// For `GET_LOCAL a; GET_PROPERTY k` with `ip` at `a` (just past the
+    /// opcode): the local, and its field `k` if the local is an instance
+    /// that has it (through the inline cache of `k`).
+    #[inline(always)]
+    fn local_field(
+        &mut self,
+        slots: &[Value<'gc>],
+        base: usize,
+        function: Function<'gc>,
+        code: &[u8],
+        ip: usize,
+        cache: usize,
+    ) -> (Value<'gc>, Option<Value<'gc>>) {
+        let local = slots[base + usize::from(code[ip])];
+        // GET_PROPERTY's operand, past GET_LOCAL's and its own opcode.
+        let k = usize::from(code[ip + 2]);
+        let name = function.string(k);
+        let field = Instance::of(local)
+            .and_then(Instance::fields)
+            .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
+        (local, field)
+    }
+
+    /// `INVOKE name argc` (clox's `invoke`): calls the receiver's field
+    /// `name` if it has one, else its class's method `name` (through the
+    /// inline cache `cache`). If it fails for lack of memory, the stack is
+    /// as it was, so that the instruction can be retried.
+    #[inline(always)]
+    fn invoke(
+        &mut self,
+        slots: &mut [Value<'gc>],
+        sp: &mut usize,
+        frames: &mut Frames<'gc>,
+        name: Gc<'gc>,
+        argc: usize,
+        cache: usize,
+    ) -> Result<(), Step> {
+        let slot = *sp - argc - 1;
+        let receiver = slots[slot];
+        let Some(inst) = Instance::of(receiver) else {
+            return Err(Step::Error("Only instances have methods.".into()));
+        };
+        // Almost always a miss, which the fields table's key filter
+        // answers without a probe.
+        if let Some(v) = inst.fields().and_then(|t| table_get(t, name)) {
+            slots[slot] = v;
+            let called = self.call_value(slots, sp, frames, v, argc);
+            if let Err(Step::Oom(_)) = called {
+                slots[slot] = receiver;
+            }
+            return called;
+        }
+        self.invoke_from_class(*sp, frames, inst.class(), name, argc, cache)
     }
 
     /// Executes up to `fuel` ticks; returns how the burst ended and how
@@ -677,11 +774,6 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
         // Instructions left in this poll window, and after it.
         let mut tick = POLL.min(fuel);
         let mut rest = fuel - tick;
-        macro_rules! executed {
-            () => {
-                fuel - rest - tick
-            };
-        }
         'frame: loop {
             let CallFrame {
                 function,
@@ -691,64 +783,29 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 mut ip,
                 ..
             } = *frames.top();
-            // The current frame and its closure, looked up when needed
-            // (fewer live values in the dispatch loop: fewer spills).
-            macro_rules! top_frame {
-                () => {
-                    frames.top_mut()
-                };
-            }
-            macro_rules! closure {
-                () => {
-                    frames.top().closure
-                };
-            }
-            macro_rules! byte {
-                () => {{
-                    ip += 1;
-                    code[ip - 1]
-                }};
-            }
-            macro_rules! short {
-                () => {{
-                    ip += 2;
-                    (usize::from(code[ip - 2]) << 8) | usize::from(code[ip - 1])
-                }};
-            }
-            macro_rules! constant {
-                () => {
-                    function.get(1 + usize::from(byte!()))
-                };
-            }
-            macro_rules! string {
-                () => {
-                    constant!().as_gc().expect("string constant")
-                };
-            }
-            // A global's slot: in the cache of its name's constant (see
-            // `Globals::take_new_caches`).
-            macro_rules! global_slot {
-                () => {
-                    self.hints
-                        .get(cache + usize::from(byte!()))
-                        .map_or(usize::MAX, |&s| s as usize)
-                };
-            }
-            // Saves the frame's ip, for calls, errors and yields.
-            macro_rules! save {
-                () => {
-                    top_frame!().ip = ip
-                };
-            }
+            // The frame's closure and the frame itself are looked up
+            // through `frames` when needed (`frames.top()`): fewer live
+            // values in the dispatch loop, fewer spills.
+            //
+            // The macros below stay macros for one of two reasons. Control
+            // flow: they leave `exec` (`return`), go to the next frame
+            // (`continue 'frame`) or bail out of the instruction. Or the
+            // stack: `push!` writes the register-resident `slots` and `sp`
+            // and, when the window is full, re-borrows `slots` from
+            // `stack`, which no function can take together; `pop!`,
+            // `top!` and `peek!` keep it company so the stack reads one way.
+
+            // Ends the burst with `$step` (the frame's ip already saved).
             macro_rules! leave {
                 ($step:expr) => {{
                     stack.truncate(sp);
-                    return ($step, executed!());
+                    return ($step, fuel - rest - tick);
                 }};
             }
+            // Saves the frame's ip and ends the burst with `$step`.
             macro_rules! out {
                 ($step:expr) => {{
-                    save!();
+                    frames.top_mut().ip = ip;
                     leave!($step)
                 }};
             }
@@ -757,14 +814,15 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     out!(Step::Error(format!($($t)*)))
                 };
             }
-            // An error from a helper; out of memory retries the
-            // instruction from `start` after a collection.
+            // The value of a helper's `Result`, or the end of the burst:
+            // out of memory retries the instruction from `$start` after a
+            // collection; any other error is the script's runtime error.
             macro_rules! check {
                 ($e:expr, $start:expr) => {
                     match $e {
                         Ok(v) => v,
                         Err(Step::Oom(e)) => {
-                            top_frame!().ip = $start;
+                            frames.top_mut().ip = $start;
                             leave!(Step::Oom(e))
                         }
                         Err(e) => out!(e),
@@ -804,64 +862,35 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     slots[sp - 1 - $d]
                 };
             }
-            // `INVOKE k argc` whose opcode was at `$start` (ip is past it).
-            macro_rules! invoke {
-                ($start:expr) => {{
-                    let k = usize::from(byte!());
-                    let name = function.get(1 + k).as_gc().expect("string constant");
-                    let argc = usize::from(byte!());
-                    save!();
-                    let receiver = peek!(argc);
-                    let Some(inst) = receiver.as_gc().filter(|g| g.kind() == INSTANCE) else {
-                        fail!("Only instances have methods.")
-                    };
-                    let field = inst.get(1).as_gc().and_then(|t| table_get(t, name));
-                    if let Some(v) = field {
-                        let slot = sp - argc - 1;
-                        slots[slot] = v;
-                        if let Err(e) = self.call_value(slots, &mut sp, frames, v, argc) {
-                            if let Step::Oom(_) = e {
-                                slots[slot] = receiver;
-                                top_frame!().ip = $start;
-                            }
-                            leave!(e);
-                        }
-                    } else {
-                        let class = inst.get(0).as_gc().expect("class");
-                        check!(
-                            self.invoke_from_class(sp, frames, class, name, argc, cache + k),
-                            $start
-                        );
-                    }
-                }};
-            }
-            // The fused arithmetic families: `$f` is one of the `num_*`
-            // functions (the operator, inlined: no second dispatch).
+            // The fused arithmetic families, one match arm per operator:
+            // `$f` is one of the `num_*` functions (inlined, so the
+            // operator costs no second dispatch). Macros for `push!` and
+            // `check!`.
             macro_rules! local_constant {
                 ($f:ident) => {{
                     let first = slots[base + usize::from(code[ip])];
-                    let c = function.get(1 + usize::from(code[ip + 2]));
+                    let c = function.constant(usize::from(code[ip + 2]));
                     match $f(first, c) {
                         Some(v) => {
                             push!(v);
-                            ip += 4;
+                            ip += const { rest_of(&[op::GET_LOCAL, op::CONSTANT, op::EQUAL]) };
                         }
                         None => {
                             push!(first);
-                            ip += 1;
+                            ip += const { rest_of(&[op::GET_LOCAL]) };
                         }
                     }
                 }};
             }
             macro_rules! global_constant {
                 ($f:ident, $start:expr) => {{
-                    let slot = global_slot!();
+                    let slot = self.global_slot(cache, read_byte(code, &mut ip));
                     let first = check!(self.global(slot), $start);
-                    let c = function.get(1 + usize::from(code[ip + 1]));
+                    let c = function.constant(usize::from(code[ip + 1]));
                     match $f(first, c) {
                         Some(v) => {
                             push!(v);
-                            ip += 3;
+                            ip += const { len_of(&[op::CONSTANT, op::EQUAL]) };
                         }
                         None => push!(first),
                     }
@@ -869,33 +898,18 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
             }
             macro_rules! top_constant {
                 ($f:ident) => {{
-                    let c = function.get(1 + usize::from(code[ip]));
+                    let c = function.constant(usize::from(code[ip]));
                     let top = top!();
                     match $f(*top, c) {
                         Some(v) => {
                             *top = v;
-                            ip += 2;
+                            ip += const { rest_of(&[op::CONSTANT, op::EQUAL]) };
                         }
                         None => {
-                            ip += 1;
+                            ip += const { rest_of(&[op::CONSTANT]) };
                             push!(c);
                         }
                     }
-                }};
-            }
-            // `GET_LOCAL a; GET_PROPERTY k` at `ip - 1`: the local, and
-            // the field if the local is an instance that has it.
-            macro_rules! local_field {
-                () => {{
-                    let local = slots[base + usize::from(code[ip])];
-                    let k = usize::from(code[ip + 2]);
-                    let name = function.get(1 + k).as_gc().expect("string constant");
-                    let field = local
-                        .as_gc()
-                        .filter(|g| g.kind() == INSTANCE)
-                        .and_then(|inst| inst.get(1).as_gc())
-                        .and_then(|t| table_get_hinted(t, name, self.hint(cache + k)));
-                    (local, field)
                 }};
             }
             // Returns from the current frame with `result`.
@@ -928,6 +942,8 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                 }};
             }
             loop {
+                // Where the instruction starts: it restarts there after a
+                // yield or a failed allocation.
                 let start = ip;
                 // A backward jump or a call: spend a tick; at the end of a
                 // poll window, maybe yield (the instruction then restarts
@@ -937,7 +953,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         tick -= 1;
                         if tick == 0 {
                             if rest == 0 || m.should_yield() {
-                                top_frame!().ip = start;
+                                frames.top_mut().ip = start;
                                 leave!(Step::Yield);
                             }
                             tick = POLL.min(rest);
@@ -945,9 +961,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         }
                     };
                 }
-                match byte!() {
+                match read_byte(code, &mut ip) {
                     op::CONSTANT => {
-                        let c = constant!();
+                        let c = read_constant(function, code, &mut ip);
                         push!(c)
                     }
                     op::NIL => push!(Value::NIL),
@@ -957,20 +973,20 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         pop!();
                     }
                     op::GET_LOCAL => {
-                        let v = slots[base + usize::from(byte!())];
+                        let v = slots[base + usize::from(read_byte(code, &mut ip))];
                         push!(v);
                     }
                     op::SET_LOCAL => {
-                        let s = base + usize::from(byte!());
+                        let s = base + usize::from(read_byte(code, &mut ip));
                         slots[s] = peek!(0);
                     }
                     op::GET_GLOBAL => {
-                        let slot = global_slot!();
+                        let slot = self.global_slot(cache, read_byte(code, &mut ip));
                         let v = check!(self.global(slot), start);
                         push!(v);
                     }
                     op::DEFINE_GLOBAL => {
-                        let name = string!();
+                        let name = read_string(function, code, &mut ip);
                         let slot = self
                             .names
                             .lookup(str_text(name))
@@ -978,51 +994,54 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         store(m, self.globals, slot, pop!());
                     }
                     op::SET_GLOBAL => {
-                        let slot = global_slot!();
+                        let slot = self.global_slot(cache, read_byte(code, &mut ip));
                         check!(self.global(slot), start);
                         store(m, self.globals, slot, peek!(0));
                     }
                     op::GET_UPVALUE => {
-                        let u = closure!().get(1 + usize::from(byte!()));
-                        let u = u.as_gc().expect("upvalue");
-                        let v = if u.get(2).as_bool() == Some(true) {
-                            slots[u.get(0).as_number().expect("open index") as usize]
+                        let u = frames
+                            .top()
+                            .closure
+                            .upvalue(usize::from(read_byte(code, &mut ip)));
+                        let v = if u.is_open() {
+                            slots[u.stack_index()]
                         } else {
-                            u.get(0)
+                            u.closed()
                         };
                         push!(v);
                     }
                     op::SET_UPVALUE => {
-                        let u = closure!().get(1 + usize::from(byte!()));
-                        let u = u.as_gc().expect("upvalue");
+                        let u = frames
+                            .top()
+                            .closure
+                            .upvalue(usize::from(read_byte(code, &mut ip)));
                         let v = peek!(0);
-                        if u.get(2).as_bool() == Some(true) {
-                            slots[u.get(0).as_number().expect("open index") as usize] = v;
+                        if u.is_open() {
+                            slots[u.stack_index()] = v;
                         } else {
-                            store(m, u, 0, v)
+                            store(m, u.0, Upvalue::VALUE, v)
                         }
                     }
                     op::GET_PROPERTY => {
-                        let k = usize::from(byte!());
-                        let name = function.get(1 + k).as_gc().expect("string constant");
-                        let Some(inst) = peek!(0).as_gc().filter(|g| g.kind() == INSTANCE) else {
+                        let k = usize::from(read_byte(code, &mut ip));
+                        let name = function.string(k);
+                        let Some(inst) = Instance::of(peek!(0)) else {
                             fail!("Only instances have properties.")
                         };
-                        let field = match inst.get(1).as_gc() {
+                        let field = match inst.fields() {
                             Some(t) => table_get_hinted(t, name, self.hint(cache + k)),
                             None => None,
                         };
                         if let Some(v) = field {
                             *top!() = v;
                         } else {
-                            let class = inst.get(0).as_gc().expect("class");
-                            check!(self.bind_method(slots, sp, class, name), start);
+                            check!(self.bind_method(slots, sp, inst.class(), name), start);
                         }
                     }
                     op::SET_PROPERTY => {
-                        let k = usize::from(byte!());
-                        let name = function.get(1 + k).as_gc().expect("string constant");
-                        let Some(inst) = peek!(1).as_gc().filter(|g| g.kind() == INSTANCE) else {
+                        let k = usize::from(read_byte(code, &mut ip));
+                        let name = function.string(k);
+                        let Some(inst) = Instance::of(peek!(1)) else {
                             fail!("Only instances have fields.")
                         };
                         let v = peek!(0);
@@ -1030,31 +1049,35 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         // otherwise the general path, which sizes a new
                         // fields table by what the class's instances grew
                         // to before (so that they do not all regrow).
-                        let hit = inst.get(1).as_gc().and_then(|t| {
+                        let hit = inst.fields().and_then(|t| {
                             let at = hinted_slot(t, name, *self.hint(cache + k))?;
                             store(m, t, at + 1, v);
                             Some(())
                         });
                         if hit.is_none() {
-                            let class = inst.get(0).as_gc().expect("class");
-                            let want = class.get(2).as_number().unwrap_or(8.0) as usize;
-                            let (_, at) = alloc!(table_set_sized(m, inst, 1, name, v, want), start);
+                            let class = inst.class();
+                            let want = class.fields_hint();
+                            let (_, at) = alloc!(
+                                table_set_sized(m, inst.0, Instance::FIELDS, name, v, want),
+                                start
+                            );
                             *self.hint(cache + k) = at;
-                            let t = inst.get(1).as_gc().expect("fields");
+                            let t = inst.fields().expect("fields");
                             if capacity(t) > want {
-                                store(m, class, 2, Value::number(capacity(t) as f64));
+                                let cap = Value::number(capacity(t) as f64);
+                                store(m, class.0, Class::FIELDS_HINT, cap);
                             }
                         }
                         pop!();
                         *top!() = v;
                     }
                     op::GET_SUPER => {
-                        let name = string!();
-                        let sup = pop!().as_gc().expect("superclass");
+                        let name = read_string(function, code, &mut ip);
+                        let sup = Class(pop!().as_gc().expect("superclass"));
                         if let Err(e) = self.bind_method(slots, sp, sup, name) {
                             if let Step::Oom(_) = e {
                                 push!(sup.into());
-                                top_frame!().ip = start;
+                                frames.top_mut().ip = start;
                                 leave!(e);
                             }
                             out!(e);
@@ -1107,40 +1130,49 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         let _ = writeln!(self.out, "{}", display(v));
                     }
                     op::JUMP => {
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         ip += off;
                     }
                     op::JUMP_IF_FALSE => {
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         if is_falsey(peek!(0)) {
                             ip += off;
                         }
                     }
                     op::LOOP => {
                         tick!();
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         ip -= off;
                     }
                     op::CALL => {
                         tick!();
-                        let argc = usize::from(byte!());
-                        save!();
+                        let argc = usize::from(read_byte(code, &mut ip));
+                        frames.top_mut().ip = ip;
                         let callee = peek!(argc);
                         check!(self.call_value(slots, &mut sp, frames, callee, argc), start);
                         continue 'frame;
                     }
                     op::INVOKE => {
                         tick!();
-                        invoke!(start);
+                        let (k, argc) = read_invoke(code, &mut ip);
+                        frames.top_mut().ip = ip;
+                        let call = self.invoke(
+                            slots,
+                            &mut sp,
+                            frames,
+                            function.string(k),
+                            argc,
+                            cache + k,
+                        );
+                        check!(call, start);
                         continue 'frame;
                     }
                     op::SUPER_INVOKE => {
                         tick!();
-                        let k = usize::from(byte!());
-                        let name = function.get(1 + k).as_gc().expect("string constant");
-                        let argc = usize::from(byte!());
-                        save!();
-                        let sup = pop!().as_gc().expect("superclass");
+                        let (k, argc) = read_invoke(code, &mut ip);
+                        let name = function.string(k);
+                        frames.top_mut().ip = ip;
+                        let sup = Class(pop!().as_gc().expect("superclass"));
                         check!(
                             self.invoke_from_class(sp, frames, sup, name, argc, cache + k),
                             start
@@ -1148,21 +1180,25 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         continue 'frame;
                     }
                     op::CLOSURE => {
-                        let f = constant!().as_gc().expect("function constant");
-                        let n = usize::from(fn_info(f).upvalues);
-                        let mut slots: Vec<Value<'gc>> = Vec::with_capacity(1 + n);
+                        let f = Function(
+                            read_constant(function, code, &mut ip)
+                                .as_gc()
+                                .expect("function constant"),
+                        );
+                        let n = f.upvalue_count();
+                        let mut slots: Vec<Value<'gc>> = Vec::with_capacity(Closure::UPVALUES + n);
                         slots.push(f.into());
                         for _ in 0..n {
-                            let local = byte!() == 1;
-                            let index = usize::from(byte!());
+                            let local = read_byte(code, &mut ip) == 1;
+                            let index = usize::from(read_byte(code, &mut ip));
                             let up = if local {
                                 alloc!(self.capture_upvalue(base + index), start)
                             } else {
-                                closure!().get(1 + index).as_gc().expect("upvalue")
+                                frames.top().closure.upvalue(index)
                             };
                             slots.push(up.into());
                         }
-                        let c = alloc!(m.alloc(CLOSURE, &slots, &[]), start);
+                        let c = alloc!(Closure::alloc(m, &slots), start);
                         push!(c.into());
                     }
                     op::CLOSE_UPVALUE => {
@@ -1174,68 +1210,80 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                         ret!(result);
                     }
                     op::CLASS => {
-                        let name = string!();
-                        let methods = alloc!(new_table(m, 0), start);
-                        let class = alloc!(
-                            m.alloc(
-                                CLASS,
-                                &[name.into(), methods.into(), Value::number(8.0), Value::NIL],
-                                &[]
-                            ),
-                            start
-                        );
+                        let name = read_string(function, code, &mut ip);
+                        let class = alloc!(Class::alloc(m, name), start);
                         push!(class.into());
                     }
                     op::INHERIT => {
                         let Some(sup) = peek!(1).as_gc().filter(|g| g.kind() == CLASS) else {
                             fail!("Superclass must be a class.")
                         };
-                        let sub = peek!(0).as_gc().expect("subclass");
-                        let from = sup.get(1).as_gc().expect("methods");
-                        alloc!(table_add_all(m, from, sub, 1), start);
-                        store(m, sub, CLASS_INIT, sup.get(CLASS_INIT));
+                        let sup = Class(sup);
+                        let sub = Class(peek!(0).as_gc().expect("subclass"));
+                        alloc!(
+                            table_add_all(m, sup.methods(), sub.0, Class::METHODS),
+                            start
+                        );
+                        store(m, sub.0, Class::INIT, sup.init());
                         pop!();
                     }
                     op::METHOD => {
-                        let name = string!();
+                        let name = read_string(function, code, &mut ip);
                         let method = peek!(0);
                         let class = peek!(1).as_gc().expect("class");
-                        alloc!(table_set(m, class, 1, name, method), start);
+                        alloc!(table_set(m, class, Class::METHODS, name, method), start);
                         if Some(name) == self.root.get(ROOT_INIT).as_gc() {
-                            store(m, class, CLASS_INIT, method);
+                            store(m, class, Class::INIT, method);
                         }
                         pop!();
                     }
-                    // Superinstructions: see `compiler::fuse`. `ip` is
-                    // just past the first opcode; a fast path skips the
-                    // whole sequence, a slow one does the first
-                    // instruction and resumes at the second.
+                    // Superinstructions: see `chunk::fuse`. `ip` is just
+                    // past the first opcode; a fast path skips the whole
+                    // sequence (`rest_of` its instructions), a slow one
+                    // does the first instruction and resumes at the
+                    // second, whose bytes are still in place.
                     op::LOCAL_PROPERTY_INVOKE => {
                         tick!();
-                        let (local, field) = local_field!();
+                        let (local, field) =
+                            self.local_field(slots, base, function, code, ip, cache);
                         match field {
                             Some(v) => {
                                 push!(v);
-                                ip += 4; // past GET_PROPERTY k and INVOKE's opcode
-                                invoke!(start + 4);
+                                // On to INVOKE's operands.
+                                ip += const { rest_of(&[op::GET_LOCAL, op::GET_PROPERTY]) + 1 };
+                                let (k, argc) = read_invoke(code, &mut ip);
+                                frames.top_mut().ip = ip;
+                                let call = self.invoke(
+                                    slots,
+                                    &mut sp,
+                                    frames,
+                                    function.string(k),
+                                    argc,
+                                    cache + k,
+                                );
+                                check!(
+                                    call,
+                                    start + const { len_of(&[op::GET_LOCAL, op::GET_PROPERTY]) }
+                                );
                                 continue 'frame;
                             }
                             None => {
                                 push!(local);
-                                ip += 1;
+                                ip += const { rest_of(&[op::GET_LOCAL]) };
                             }
                         }
                     }
                     op::LOCAL_PROPERTY => {
-                        let (local, field) = local_field!();
+                        let (local, field) =
+                            self.local_field(slots, base, function, code, ip, cache);
                         match field {
                             Some(v) => {
                                 push!(v);
-                                ip += 3;
+                                ip += const { rest_of(&[op::GET_LOCAL, op::GET_PROPERTY]) };
                             }
                             None => {
                                 push!(local);
-                                ip += 1;
+                                ip += const { rest_of(&[op::GET_LOCAL]) };
                             }
                         }
                     }
@@ -1261,38 +1309,50 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::CONSTANT_MUL => top_constant!(num_mul),
                     op::CONSTANT_DIV => top_constant!(num_div),
                     op::TEST_POP => {
-                        let off = short!();
+                        let off = read_short(code, &mut ip);
                         if is_falsey(pop!()) {
                             ip += off;
                         }
-                        ip += 1;
+                        // Past the POP, here or at the target.
+                        ip += const { len_of(&[op::POP]) };
                     }
                     op::LOCAL_LOCAL => {
                         let a = slots[base + usize::from(code[ip])];
                         let b = slots[base + usize::from(code[ip + 2])];
                         push!(a);
                         push!(b);
-                        ip += 3;
+                        ip += const { rest_of(&[op::GET_LOCAL, op::GET_LOCAL]) };
                     }
-                    op::LITERAL_POP => ip += 1,
-                    op::CONSTANT_POP => ip += 2,
+                    op::LITERAL_POP => ip += const { rest_of(&[op::NIL, op::POP]) },
+                    op::CONSTANT_POP => ip += const { rest_of(&[op::CONSTANT, op::POP]) },
                     op::RETURN_NIL => ret!(Value::NIL),
                     op::GLOBAL_INVOKE => {
                         tick!();
-                        let slot = global_slot!();
+                        let slot = self.global_slot(cache, read_byte(code, &mut ip));
                         let v = check!(self.global(slot), start);
                         push!(v);
                         ip += 1; // INVOKE's opcode
-                        invoke!(start + 2);
+                        let (k, argc) = read_invoke(code, &mut ip);
+                        frames.top_mut().ip = ip;
+                        let call = self.invoke(
+                            slots,
+                            &mut sp,
+                            frames,
+                            function.string(k),
+                            argc,
+                            cache + k,
+                        );
+                        check!(call, start + const { len_of(&[op::GET_GLOBAL]) });
                         continue 'frame;
                     }
                     op::LOCAL_PROPERTY_RETURN => {
-                        let (local, field) = local_field!();
+                        let (local, field) =
+                            self.local_field(slots, base, function, code, ip, cache);
                         match field {
                             Some(v) => ret!(v),
                             None => {
                                 push!(local);
-                                ip += 1;
+                                ip += const { rest_of(&[op::GET_LOCAL]) };
                             }
                         }
                     }
@@ -1300,13 +1360,46 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     op::POP_LOCAL => {
                         let v = slots[base + usize::from(code[ip + 1])];
                         *top!() = v;
-                        ip += 2;
+                        ip += const { len_of(&[op::GET_LOCAL]) };
                     }
                     other => fail!("Unknown opcode {other}."),
                 }
             }
         }
     }
+}
+
+/// Reads the byte at `ip` and moves past it (clox's `READ_BYTE`).
+#[inline(always)]
+fn read_byte(code: &[u8], ip: &mut usize) -> u8 {
+    *ip += 1;
+    code[*ip - 1]
+}
+
+/// Reads a big-endian 16-bit operand (clox's `READ_SHORT`).
+#[inline(always)]
+fn read_short(code: &[u8], ip: &mut usize) -> usize {
+    *ip += 2;
+    (usize::from(code[*ip - 2]) << 8) | usize::from(code[*ip - 1])
+}
+
+/// Reads a constant operand (clox's `READ_CONSTANT`).
+#[inline(always)]
+fn read_constant<'gc>(function: Function<'gc>, code: &[u8], ip: &mut usize) -> Value<'gc> {
+    function.constant(usize::from(read_byte(code, ip)))
+}
+
+/// Reads a constant operand that is a name (clox's `READ_STRING`).
+#[inline(always)]
+fn read_string<'gc>(function: Function<'gc>, code: &[u8], ip: &mut usize) -> Gc<'gc> {
+    function.string(usize::from(read_byte(code, ip)))
+}
+
+/// Reads `INVOKE`'s operands: the name's constant and the argument count.
+#[inline(always)]
+fn read_invoke(code: &[u8], ip: &mut usize) -> (usize, usize) {
+    let k = usize::from(read_byte(code, ip));
+    (k, usize::from(read_byte(code, ip)))
 }
 
 // The numeric operators: the result, or `None` if the operands are not
