@@ -129,8 +129,9 @@
 //! collection: gc-core's heap goal for the old generation it left
 //! ([`gc_core::Pacer::goal`]: `(1 + growth_factor)` times it, at least
 //! [`MIN_HEAP_GOAL`](gc_core::pacer::MIN_HEAP_GOAL) = 4 MiB, at most the
-//! heap limit), and never less than four nurseries (a lower trigger would
-//! run a major collection after every few minors). Before the first major
+//! heap limit), and never less than sixteen nurseries (8 MiB at the
+//! default nursery; a lower trigger runs a major collection after every
+//! few minors while the program builds its live data). Before the first major
 //! collection the trigger is the same rule for an empty old generation.
 //! The floor is gc-core's, the one every backend uses. The rules and the
 //! pretenuring thresholds are in `src/pacer.rs`.

@@ -4,8 +4,8 @@
 Usage: bench.py BENCH_DIR [--reps N] [--gc BACKEND]... [--lox PATH]
 
 BENCH_DIR holds the benchmark programs and a README.md whose table lists
-clox's time per program (`| name | seconds |`), as ../shared/lox-bench/
-does. Each program runs N times per backend (interleaved, so that a noisy
+clox's time per program (`| name | seconds |`), as the book's lox-bench
+directory does. Each program runs N times per backend (interleaved, so that a noisy
 neighbour hurts every backend alike); the median wall time is compared
 with clox's. Prints one row per program and the geometric means: per
 backend, and of the best backend per program.
