@@ -1,7 +1,7 @@
 //! Statistics and pause recording, the same for every backend.
 //!
 //! Backends time each piece of stop-the-world work they do at a safepoint
-//! and report it through [`crate::Safepoint::record`] with its [`Phase`];
+//! and report it through [`crate::Safepoint::pause`] with its [`Phase`];
 //! time the mutator spends waiting for (or assisting) the collector is
 //! reported as [`Phase::Assist`] and counted as a pause, never hidden.
 //! Pauses go into an HDR histogram per phase (nanoseconds, two significant

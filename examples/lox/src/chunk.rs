@@ -2,7 +2,7 @@
 //! `chunk.h`), and the peephole pass that fuses common sequences into
 //! superinstructions.
 //!
-//! [`opcodes!`] lists every opcode once, with its number, its operand
+//! `opcodes!` lists every opcode once, with its number, its operand
 //! layout ([`Operands`], which gives its length) and, for a
 //! superinstruction, the sequence of base instructions it stands for. From
 //! that list come the `op` constants and the table ([`info`]), whose
@@ -75,7 +75,7 @@ macro_rules! opcodes {
         $name:ident = $code:literal, $operands:ident $(, fuses [$($part:ident),+])?;
     )*) => {
         /// The opcodes, named and numbered as in clox's `chunk.h`, then
-        /// the superinstructions (see [`fuse`](super::fuse)): only ever
+        /// the superinstructions (see [`fuse`](crate::chunk::fuse)): only ever
         /// the first byte of a sequence of base instructions, whose bytes
         /// stay in place.
         #[allow(missing_docs)]
