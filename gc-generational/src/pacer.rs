@@ -27,9 +27,8 @@ pub(crate) const PRETENURE_STREAK: u32 = 2;
 /// (8 MiB at the default 512 KiB nursery). Each minor collection may
 /// promote up to a nursery's worth, so a lower trigger runs a major
 /// collection after every few minors while a program is still building
-/// its live data: with four nurseries (2 MiB, below gc-core's 4 MiB
-/// floor), gcbench's `lox` workload ran 14 major collections instead of
-/// 11, 20-30% longer, with a 25% higher peak heap.
+/// its live data (the measurement behind the choice is in
+/// `docs/ARCHITECTURE.md`, "One floor for the heap goal").
 pub(crate) const MIN_NURSERIES: u64 = 16;
 
 /// The major trigger for the heap goal `goal` (from [`gc_core::Pacer`]) and

@@ -58,6 +58,7 @@ impl Tricolor {
     /// # Safety
     ///
     /// 1. Every reference in `slots` is a live object of this collector.
+    #[inline]
     pub(crate) unsafe fn alloc_object(
         &self,
         kind: u16,

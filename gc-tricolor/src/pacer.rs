@@ -45,6 +45,7 @@ pub(crate) const ASSIST_SPACING: u32 = 3;
 
 impl Tricolor {
     /// `Collector::should_yield`: whether a safepoint is due.
+    #[inline]
     pub(crate) fn yield_due(&self) -> bool {
         let live = self.m.paced.get();
         if self.m.oom.get() {
