@@ -5,13 +5,15 @@
 //! takes memory, and writes the object (`ObjPtr::init`) into the memory at
 //! once, so every byte a space hands out holds a complete object (what
 //! the space walks rely on). Objects born old (large or pretenured) are
-//! counted in `settled` and, if they refer to young objects, remembered.
+//! counted in `settled` and as old-generation debt (`src/pacer.rs`), born
+//! black while a major cycle marks (`src/major.rs`) and, if they refer to
+//! young objects, remembered.
 
 use gc_core::object::checked_size;
 use gc_core::{AllocError, ObjPtr, SlotInit};
 
 use crate::Generational;
-use crate::header::{LARGE, OLD, is_young};
+use crate::header::{LARGE, is_young};
 
 impl Generational {
     /// Allocates and writes an object: the fast path (a small object into
@@ -91,8 +93,8 @@ impl Generational {
         st.allocated_objects += 1;
         st.peak = st.peak.max(live + size);
         let meta = match (large, old) {
-            (true, _) => OLD | LARGE,
-            (false, true) => OLD,
+            (true, _) => st.born_old() | LARGE,
+            (false, true) => st.born_old(),
             (false, false) => 0,
         };
         // SAFETY: fresh memory of `size` bytes, 8-aligned; slot references
@@ -103,7 +105,12 @@ impl Generational {
                 st.large.insert(p, size);
                 st.large_bytes += size;
             }
-            st.settled += size;
+            if st.marking {
+                st.marked += size;
+            }
+            st.old_debt += size;
+            // The old space may also have swept lazily to find room.
+            st.settle();
             let mut young = false;
             // SAFETY: slot references are live objects (obligation 1).
             slots.for_each_ref(|c| young |= unsafe { is_young(c) });

@@ -1,4 +1,5 @@
-//! The write barrier and the remembered set it fills.
+//! The write barrier: the remembered set it fills, and the deletion
+//! barrier of the major cycle's marking.
 //!
 //! A minor collection scans the roots and the *remembered set*: the old
 //! objects that may refer to young ones (an object-granularity card
@@ -9,6 +10,12 @@
 //! keeps it for objects born old with young references; the minor
 //! collection keeps it for objects it promotes or leaves referring to
 //! young copies.
+//!
+//! While a major cycle marks, a store into an old object first shades the
+//! object its slot held (Yuasa's snapshot-at-the-beginning barrier; why
+//! that is enough is argued in `src/major.rs`). Stores into young objects
+//! need no shading: the young generation was empty at the snapshot, so
+//! no slot of a young object is part of it.
 
 use gc_core::{ObjPtr, RawValue};
 
@@ -16,8 +23,10 @@ use crate::header::{OLD, REMEMBERED, is_young, meta, set_meta};
 use crate::{Generational, State};
 
 impl Generational {
-    /// Stores `value` into slot `index` of `obj`, then remembers `obj` if
-    /// it is old, not yet remembered, and `value` is a young object.
+    /// Stores `value` into slot `index` of `obj`: while a major cycle
+    /// marks, first shades the object the slot held if `obj` is old (the
+    /// deletion barrier); after the store, remembers `obj` if it is old,
+    /// not yet remembered, and `value` is a young object.
     ///
     /// # Safety
     ///
@@ -26,14 +35,27 @@ impl Generational {
     ///    reference in `value` names a live object of this heap.
     #[inline(always)]
     pub(crate) unsafe fn barriered_store(&self, obj: ObjPtr, index: usize, value: RawValue) {
+        let st = self.st();
+        // SAFETY: obligation 1: a live object.
+        let m = unsafe { meta(obj) };
+        if m & OLD != 0 && st.marking {
+            // The deletion barrier: shade what the slot held.
+            // SAFETY: obligation 1: a live object and an index in bounds;
+            // the slot names a live object (or none).
+            if let Some(old) = unsafe { obj.load_slot(index) }.as_ptr() {
+                // SAFETY: as above.
+                unsafe { st.shade(old) };
+            }
+        }
         // SAFETY: obligation 1: a live object and an index in bounds.
         unsafe { obj.store_slot(index, value) };
         if let Some(v) = value.as_ptr()
-            // SAFETY: obligation 1: `obj` and `v` are live objects.
-            && unsafe { meta(obj) & (OLD | REMEMBERED) == OLD && is_young(v) }
+            && m & (OLD | REMEMBERED) == OLD
+            // SAFETY: obligation 1: `v` is a live object.
+            && unsafe { is_young(v) }
         {
             // SAFETY: `obj` is a live old object.
-            unsafe { self.st().remember(obj) };
+            unsafe { st.remember(obj) };
         }
     }
 }

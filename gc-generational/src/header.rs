@@ -7,6 +7,9 @@
 //!   copied and the rest of the word is the copy's address (objects are
 //!   8-aligned, so the address's low bits are free). Only from-space
 //!   objects carry one, and only until the collection ends.
+//! * `..10` ([`GAP`]): not an object but free space in the old space,
+//!   as long as the rest of the word says (see `src/old.rs`); only the
+//!   old space's walks and its sweeper ever see one.
 //! * `..00`: the state word: the age in minor collections survived
 //!   (bits 2-5, [`AGE_MASK`]) and the flags [`OLD`], [`REMEMBERED`],
 //!   [`LARGE`] and [`MARK`].
@@ -27,7 +30,9 @@ use gc_core::object::ObjHeader;
 
 /// Low bits of a forwarding word.
 pub(crate) const FORWARDED: u64 = 0b01;
-/// The bits that tell a forwarding word from a state word.
+/// Low bits of a gap word (free space in the old space, see `src/old.rs`).
+pub(crate) const GAP: u64 = 0b10;
+/// The bits that tell a forwarding word or a gap word from a state word.
 pub(crate) const TAG: u64 = 0b11;
 /// Where the age (minor collections survived) starts in a state word.
 pub(crate) const AGE_SHIFT: u32 = 2;

@@ -151,6 +151,7 @@ mod copy;
 mod header;
 mod major;
 mod minor;
+mod old;
 mod pacer;
 mod space;
 mod verify;
@@ -165,25 +166,28 @@ use gc_core::{
 };
 use hashbrown::HashMap;
 
+use major::Cycle;
+use old::OldSpace;
+use pacer::Plan;
 use space::Space;
 
 /// Chunk size of the survivor and old spaces.
 const CHUNK: usize = 1 << 20;
 
-/// The collector's state: its spaces, the remembered set, the pacing
-/// figures and the counters.
+/// The collector's state: its spaces, the remembered set, the major
+/// cycle's marking state, the pacing figures and the counters.
 struct State {
     nursery: Space,
     /// Survivors of the last minor collection.
     survivors: Space,
     /// The other survivor space (empty between collections).
     survivors_to: Space,
-    old: Space,
+    old: OldSpace,
     /// Large objects: address -> size.
     large: HashMap<ObjPtr, usize>,
     large_bytes: usize,
-    /// Bytes in the survivor, old and large-object spaces (they change
-    /// only at safepoints and on large allocations).
+    /// Bytes in the survivor, old and large-object spaces (recomputed by
+    /// `settle` whenever one of them changes).
     settled: usize,
     /// Old objects that may refer to young ones (see `barrier.rs`).
     remembered: Vec<ObjPtr>,
@@ -192,15 +196,37 @@ struct State {
     large_threshold: usize,
     promotion_age: u64,
     pacer: Pacer,
-    /// Old-generation size that triggers a major collection.
+    /// Where the major cycle is (see `major.rs`).
+    cycle: Cycle,
+    /// `cycle == Marking`, read by the barrier and allocation.
+    marking: bool,
+    /// Grey objects, with the slot to resume scanning from.
+    mark_stack: Vec<(ObjPtr, usize)>,
+    /// Bytes marked by the cycle under way (black allocation included).
+    marked: usize,
+    /// Work units of the marking under way, and of the last one.
+    mark_work: usize,
+    last_mark_work: usize,
+    /// Bytes allocated old (promoted, pretenured, large) since the last
+    /// step of the major cycle (see `pacer.rs`).
+    old_debt: usize,
+    /// Old-generation size a cycle starts at, and the size it should end
+    /// by.
     major_trigger: u64,
+    major_goal: u64,
+    /// Work units per byte of debt for marking and sweeping steps.
+    mark_ratio: f64,
+    sweep_ratio: f64,
+    /// The minor collection under way promotes every survivor (it starts
+    /// a major cycle).
+    promote_all: bool,
+    /// Objects promoted by the minor collection under way, still to scan.
+    promoted_queue: Vec<ObjPtr>,
     allocated: u64,
     allocated_objects: u64,
     freed: u64,
     promoted: u64,
     peak: usize,
-    stress_count: u64,
-    scratch: Vec<ObjPtr>,
     /// Chunks of the from-spaces during a minor collection.
     young_ranges: Vec<(usize, usize)>,
     /// Minor collections in a row that found most of the young
@@ -219,11 +245,119 @@ impl State {
 
     /// Recomputes `settled` after the spaces other than the nursery changed.
     fn settle(&mut self) {
-        self.settled = self.survivors.used() + self.old.used() + self.large_bytes;
+        self.settled = self.survivors.used() + self.old.live() + self.large_bytes;
     }
 
     fn old_generation(&self) -> usize {
-        self.old.used() + self.large_bytes
+        self.old.live() + self.large_bytes
+    }
+
+    /// The state word of an object born old now: marked while a cycle is
+    /// marking (black allocation, see `major.rs`).
+    #[inline]
+    fn born_old(&self) -> u64 {
+        if self.marking {
+            header::OLD | header::MARK
+        } else {
+            header::OLD
+        }
+    }
+
+    /// A minor collection, as one pause.
+    fn minor_pause(&mut self, sp: &mut Safepoint<'_>, promote_all: bool) {
+        sp.pause(Phase::Minor, self, live_bytes, |st, sp| {
+            let promoted_before = st.promoted;
+            st.promote_all = promote_all;
+            let (visited, remembered, freed) = st.minor(sp);
+            st.promote_all = false;
+            st.freed += freed as u64;
+            Some(PauseWork {
+                visited,
+                roots: remembered,
+                promoted: st.promoted - promoted_before,
+                freed: Some(freed as u64),
+                ..PauseWork::default()
+            })
+        });
+    }
+
+    /// Sweeping done by allocation since the last safepoint, counted.
+    fn count_swept(&mut self) {
+        self.freed += self.old.take_swept() as u64;
+        self.settle();
+    }
+
+    /// A whole major cycle in one pause (`collect(Major | Full)`): the
+    /// cycle under way is finished, then a new one runs from start to end,
+    /// so that everything unreachable now is freed.
+    fn full_pause(&mut self, sp: &mut Safepoint<'_>) {
+        self.finish_major(sp);
+        self.count_swept();
+        self.minor_pause(sp, true);
+        sp.pause(Phase::Major, self, live_bytes, |st, sp| {
+            let roots = st.start_major(sp);
+            let visited = st.finish_major(sp);
+            st.count_swept();
+            Some(PauseWork {
+                visited,
+                roots,
+                ..PauseWork::default()
+            })
+        });
+    }
+
+    /// The incremental work a safepoint does (see [`Plan::Step`]).
+    fn step(&mut self, sp: &mut Safepoint<'_>, minor: bool, start: bool, stress: bool) {
+        if minor {
+            self.minor_pause(sp, start);
+        }
+        if start {
+            sp.pause(Phase::MarkStart, self, live_bytes, |st, sp| {
+                Some(PauseWork {
+                    roots: st.start_major(sp),
+                    ..PauseWork::default()
+                })
+            });
+        } else if minor || self.yield_due() || stress {
+            match self.cycle {
+                Cycle::Idle => {}
+                Cycle::Marking => {
+                    let budget = self.mark_budget(stress);
+                    let mut done = false;
+                    sp.pause(Phase::Major, self, live_bytes, |st, _| {
+                        let (empty, visited) = st.mark_step(budget);
+                        done = empty;
+                        Some(PauseWork {
+                            visited,
+                            ..PauseWork::default()
+                        })
+                    });
+                    if done {
+                        sp.pause(Phase::MarkTermination, self, live_bytes, |st, sp| {
+                            st.terminate_major(sp);
+                            st.count_swept();
+                            Some(PauseWork {
+                                live_after: Some(st.marked as u64),
+                                ..PauseWork::default()
+                            })
+                        });
+                    }
+                }
+                Cycle::Sweeping => {
+                    let budget = self.sweep_budget(stress);
+                    sp.pause(Phase::Sweep, self, live_bytes, |st, _| {
+                        st.sweep_step(budget);
+                        let freed = st.old.take_swept() as u64;
+                        st.freed += freed;
+                        Some(PauseWork {
+                            freed: Some(freed),
+                            ..PauseWork::default()
+                        })
+                    });
+                }
+            }
+        }
+        self.old_debt = 0;
     }
 }
 
@@ -272,33 +406,45 @@ unsafe impl Collector for Generational {
 
     fn new(config: &HeapConfig) -> Result<Self, ConfigError> {
         let pacer = Pacer::new(config);
+        let mut st = State {
+            nursery: Space::new(config.nursery_bytes, 4),
+            survivors: Space::new(CHUNK, 4),
+            survivors_to: Space::new(CHUNK, 4),
+            old: OldSpace::new(CHUNK),
+            large: HashMap::new(),
+            large_bytes: 0,
+            settled: 0,
+            remembered: Vec::new(),
+            limit: config.heap_limit,
+            nursery_bytes: config.nursery_bytes,
+            large_threshold: config.large_object_bytes,
+            promotion_age: u64::from(config.promotion_age),
+            pacer,
+            cycle: Cycle::Idle,
+            marking: false,
+            mark_stack: Vec::new(),
+            marked: 0,
+            mark_work: 0,
+            last_mark_work: 0,
+            old_debt: 0,
+            major_trigger: 0,
+            major_goal: 0,
+            mark_ratio: 1.0,
+            sweep_ratio: 1.0,
+            promote_all: false,
+            promoted_queue: Vec::new(),
+            allocated: 0,
+            allocated_objects: 0,
+            freed: 0,
+            promoted: 0,
+            peak: 0,
+            young_ranges: Vec::new(),
+            high_survival: 0,
+            pretenure: false,
+        };
+        st.set_major_trigger();
         Ok(Generational {
-            st: UnsafeCell::new(State {
-                nursery: Space::new(config.nursery_bytes, 4),
-                survivors: Space::new(CHUNK, 4),
-                survivors_to: Space::new(CHUNK, 4),
-                old: Space::new(CHUNK, 1),
-                large: HashMap::new(),
-                large_bytes: 0,
-                settled: 0,
-                remembered: Vec::new(),
-                limit: config.heap_limit,
-                nursery_bytes: config.nursery_bytes,
-                large_threshold: config.large_object_bytes,
-                promotion_age: u64::from(config.promotion_age),
-                pacer,
-                major_trigger: pacer::major_trigger(pacer.initial_goal(), config.nursery_bytes),
-                allocated: 0,
-                allocated_objects: 0,
-                freed: 0,
-                promoted: 0,
-                peak: 0,
-                stress_count: 0,
-                scratch: Vec::new(),
-                young_ranges: Vec::new(),
-                high_survival: 0,
-                pretenure: false,
-            }),
+            st: UnsafeCell::new(st),
         })
     }
 
@@ -321,7 +467,17 @@ unsafe impl Collector for Generational {
 
     #[inline]
     fn should_yield(&self) -> bool {
-        self.st().minor_due()
+        self.st().yield_due()
+    }
+
+    unsafe fn weak_upgraded(&self, obj: ObjPtr) {
+        let st = self.st();
+        if st.marking {
+            // SAFETY: the caller's obligation: a live object. Shading keeps
+            // the snapshot's promise for an object reachable only weakly
+            // at the snapshot (see `major.rs`).
+            unsafe { st.shade(obj) };
+        }
     }
 
     unsafe fn identity_hash(&self, obj: ObjPtr) -> u64 {
@@ -337,31 +493,14 @@ unsafe impl Collector for Generational {
 
     unsafe fn safepoint(&mut self, sp: &mut Safepoint<'_>) {
         let st = self.st.get_mut();
-        let (minor, major) = st.requested(sp.request());
-        if minor {
-            sp.pause(Phase::Minor, st, live_bytes, |st, sp| {
-                let before = st.live();
-                let promoted_before = st.promoted;
-                let (visited, remembered) = st.minor(sp);
-                st.freed += before.saturating_sub(st.live()) as u64;
-                Some(PauseWork {
-                    visited,
-                    roots: remembered,
-                    promoted: st.promoted - promoted_before,
-                    ..PauseWork::default()
-                })
-            });
-        }
-        if major || st.major_due() {
-            sp.pause(Phase::Major, st, live_bytes, |st, sp| {
-                let before = st.live();
-                let visited = st.major(sp);
-                st.freed += before.saturating_sub(st.live()) as u64;
-                Some(PauseWork {
-                    visited,
-                    ..PauseWork::default()
-                })
-            });
+        st.count_swept();
+        match st.plan(sp.request()) {
+            Plan::Minor => st.minor_pause(sp, false),
+            Plan::Full => st.full_pause(sp),
+            Plan::Step { minor, start } => {
+                let stress = sp.request() == gc_core::Request::Stress;
+                st.step(sp, minor, start, stress)
+            }
         }
         st.peak = st.peak.max(st.live());
     }

@@ -1,181 +1,215 @@
-//! The major collection: mark, evacuate in address order, fix references,
-//! sweep the large objects.
+//! The major cycle: incremental snapshot-at-the-beginning marking of the
+//! old generation, then incremental sweeping of the old space.
 //!
-//! See the crate docs ("Major collection") for the algorithm. The
-//! invariants this file keeps:
+//! See the crate docs ("Major cycle") for where this sits; the old space it
+//! sweeps is in `src/old.rs`, the barrier in `src/barrier.rs` and the
+//! pacing of the steps in `src/pacer.rs`.
 //!
-//! * Marking sets `MARK` on every reachable object (and clears its
-//!   `REMEMBERED` flag: the remembered set is rebuilt empty, since no young
-//!   object survives a major collection); nothing else sets it.
-//! * Evacuation copies every marked small object into a fresh old space,
-//!   space by space in address order (old, survivors, nursery), so the
-//!   new old space keeps the allocation order; the originals keep a
-//!   forwarding word until their spaces are reset at the end.
-//! * After the fix-up pass, no slot, root or weak entry refers to an
-//!   original: each names a copy or a marked large object, or (a weak
-//!   entry) is cleared. Large objects that were not marked are freed, and
-//!   every surviving large object has its `MARK` cleared again.
+//! ## The cycle
+//!
+//! 1. **Start** (one pause): a minor collection that promotes every young
+//!    survivor empties the young generation, so the whole heap is old;
+//!    then every root is shaded. This is the *snapshot*: the cycle will
+//!    keep every object reachable at this moment, plus every object
+//!    allocated old while it runs.
+//! 2. **Marking** (one bounded step per safepoint, minor collections and
+//!    the mutator running in between): grey objects are taken from the mark
+//!    stack and their slots scanned, at most [`OBLET_SLOTS`] slots of one
+//!    object at a time (a bigger object goes back on the stack with the
+//!    index to resume from, as Go splits big objects into oblets), shading
+//!    the old objects they name. Young objects are never shaded: the young
+//!    generation was empty at the snapshot, so anything young is newer
+//!    than it, and a minor collection is what keeps young objects alive.
+//! 3. **Termination** (when the stack is empty at the end of a step): weak
+//!    entries to unmarked old objects are cleared, unmarked objects leave
+//!    the remembered set, unmarked large objects are freed, and the old
+//!    space's sweep begins. Allocation is no longer black.
+//! 4. **Sweeping** (bounded steps at safepoints, and lazily from old-space
+//!    allocation): see `src/old.rs`. The next cycle can start once the
+//!    sweep has finished.
+//!
+//! ## Why nothing reachable is missed (Yuasa's deletion barrier)
+//!
+//! Every object reachable at the snapshot is marked: along any path from
+//! a root to it that existed at the snapshot, either every edge survives
+//! until the marker scans it, or some edge was overwritten first, and the
+//! write barrier shades the value an old object's slot held before every
+//! store while marking runs (the snapshot's objects are all old, so only
+//! stores into old objects can delete a snapshot edge; roots were shaded
+//! at the start, so later root changes delete nothing the marker needs).
+//! A weak entry read while marking runs is shaded too
+//! ([`Collector::weak_upgraded`](gc_core::Collector::weak_upgraded)): its
+//! target may be reachable only weakly at the snapshot. Every object
+//! allocated old while marking runs (promoted, pretenured or large) is
+//! born marked (*black*); it needs no scan, since whatever it refers to was
+//! reachable at the snapshot or was allocated since. So at termination
+//! every unmarked old object is unreachable, and stays so.
+//!
+//! ## Invariants
+//!
+//! * `MARK` is set only on old objects, only while a cycle is marking or in
+//!   the part of the old space a sweep has not reached, and on large
+//!   objects only while marking.
+//! * Every object on the mark stack is marked; an object is pushed once
+//!   per cycle (when it is shaded), plus once per unscanned remainder of a
+//!   big object.
+//! * Outside marking the mark stack is empty and the barrier does nothing
+//!   beyond the generational remembered set.
+//! * After termination the remembered set holds only marked (live) objects,
+//!   so a minor collection never reads an object the sweeper may free.
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use gc_core::{ObjPtr, RawValue, Safepoint};
 
-use crate::copy::move_object;
-use crate::header::{LARGE, MARK, OLD, REMEMBERED, forwardee, meta, set_meta};
-use crate::space::Space;
-use crate::{CHUNK, State};
+use crate::State;
+use crate::header::{LARGE, MARK, OLD, meta, set_meta};
 
-/// Marks `p` (if not yet marked) and queues it for scanning.
-///
-/// # Safety
-///
-/// 1. `p` is a live object of this heap, before evacuation.
-#[inline]
-unsafe fn mark(p: ObjPtr, stack: &mut Vec<ObjPtr>) {
-    // SAFETY: obligation 1.
-    unsafe {
-        let m = meta(p);
-        if m & MARK == 0 {
-            set_meta(p, (m | MARK) & !REMEMBERED);
-            stack.push(p);
-        }
-    }
+/// Slots of one object scanned as one unit of mark work (128 KiB of
+/// slots, Go's `maxObletBytes`).
+pub(crate) const OBLET_SLOTS: usize = 16 * 1024;
+
+/// Where the major cycle is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cycle {
+    /// No cycle under way.
+    Idle,
+    /// Marking incrementally.
+    Marking,
+    /// Marking is done; the old space is being swept.
+    Sweeping,
 }
 
-/// Copies the marked objects of `space`, in address order, to
-/// `to_space`, leaving forwarding addresses.
-///
-/// # Safety
-///
-/// 1. Every allocation of `space` holds a complete object of this heap,
-///    and none is forwarded yet.
-unsafe fn evacuate_in_order(space: &Space, to_space: &mut Space) {
-    let evacuate = |p: ObjPtr| {
-        // SAFETY: a complete object of `space` (obligation 1), allocated
-        // until `space` is reset after the collection.
-        unsafe {
-            if meta(p) & MARK == 0 {
-                return; // dead
-            }
-            let size = p.size();
-            move_object(p, size, to_space.alloc(size), OLD);
-        }
-    };
-    // SAFETY: obligation 1: the walk reads each object's size before the
-    // callback forwards it (forwarding rewrites only `meta`).
-    unsafe { space.for_each_object(evacuate) };
-}
-
-/// Where a reference to a live object points after evacuation.
-///
-/// # Safety
-///
-/// 1. Evacuation has run and `p` is a marked object of this heap (a
-///    forwarded original, or a large object).
-#[inline]
-unsafe fn relocated(p: ObjPtr) -> ObjPtr {
-    // A forwarding word is an address: test for it first. Otherwise
-    // the object is large (not moved).
-    // SAFETY: obligation 1: the original is allocated until its space is
-    // reset, and its meta word is read from it.
-    unsafe { forwardee(meta(p)) }.unwrap_or(p)
-}
-
-/// Rewrites every reference in `obj`'s slots to the relocated object.
-///
-/// # Safety
-///
-/// 1. Evacuation has run and `obj` is a complete live object (a copy or
-///    a marked large object), whose references name marked objects.
-#[inline]
-unsafe fn fix_slots(obj: ObjPtr) {
-    // SAFETY: obligation 1.
-    for s in unsafe { obj.slots() } {
-        if let Some(c) = RawValue::from_bits(s.load(Relaxed)).as_ptr() {
-            // SAFETY: obligation 1: `c` is marked.
-            s.store(
-                RawValue::from_ptr(unsafe { relocated(c) }).to_bits(),
-                Relaxed,
-            );
-        }
-    }
-}
+/// Mark work units charged for an object's header (a slot is 8).
+const HEADER_WORK: usize = 24;
 
 impl State {
-    /// A major collection: marks everything reachable, then evacuates the
-    /// survivors of every space, in address order, into a fresh old space
-    /// (see "Major collection"). Returns the objects visited.
-    pub(crate) fn major(&mut self, sp: &mut Safepoint<'_>) -> u64 {
-        // 1. Mark, with an explicit stack (no recursion on heap depth).
-        let mut stack = std::mem::take(&mut self.scratch);
-        // SAFETY: roots name live objects (obligation of the heap).
-        sp.for_each_root(|p| unsafe { mark(*p, &mut stack) });
+    /// Marks `p` if it is an unmarked old object and queues it for
+    /// scanning.
+    ///
+    /// # Safety
+    ///
+    /// 1. `p` is a live object of this heap, not forwarded.
+    #[inline]
+    pub(crate) unsafe fn shade(&mut self, p: ObjPtr) {
+        // SAFETY: obligation 1.
+        let m = unsafe { meta(p) };
+        if m & (OLD | MARK) == OLD {
+            // SAFETY: obligation 1.
+            unsafe {
+                set_meta(p, m | MARK);
+                self.marked += p.size();
+                if p.header().len() > 0 {
+                    self.mark_stack.push((p, 0));
+                }
+            }
+        }
+    }
+
+    /// The cycle's start (see "The cycle", step 1). The young generation
+    /// must be empty: the minor collection of this safepoint promoted
+    /// everything. Returns the roots shaded.
+    pub(crate) fn start_major(&mut self, sp: &mut Safepoint<'_>) -> u64 {
+        debug_assert_eq!(self.cycle, Cycle::Idle);
+        debug_assert_eq!(self.nursery.used() + self.survivors.used(), 0);
+        debug_assert!(self.remembered.is_empty());
+        self.cycle = Cycle::Marking;
+        self.marking = true;
+        self.marked = 0;
+        self.mark_work = 0;
+        let mut roots = 0;
+        sp.for_each_root(|p| {
+            roots += 1;
+            // SAFETY: roots name live objects (the heap's obligation).
+            unsafe { self.shade(*p) }
+        });
+        roots
+    }
+
+    /// Scans grey objects for about `budget` work units (a slot is 8, a
+    /// header 24); returns whether the mark stack is empty, and the
+    /// objects scanned.
+    pub(crate) fn mark_step(&mut self, budget: usize) -> (bool, u64) {
+        let mut work = 0;
         let mut visited = 0;
-        while let Some(o) = stack.pop() {
-            visited += 1;
-            // SAFETY: a live object of this heap (marked from a root).
-            for s in unsafe { o.slots() } {
+        while work < budget {
+            let Some((o, from)) = self.mark_stack.pop() else {
+                break;
+            };
+            // SAFETY: the stack holds marked old objects, which are live
+            // (old objects are freed only by a sweep, after marking).
+            let slots = unsafe { o.slots() };
+            let to = slots.len().min(from + OBLET_SLOTS);
+            if to < slots.len() {
+                self.mark_stack.push((o, to));
+            }
+            for s in &slots[from..to] {
                 if let Some(c) = RawValue::from_bits(s.load(Relaxed)).as_ptr() {
                     // SAFETY: a slot of a live object names a live object.
-                    unsafe { mark(c, &mut stack) };
+                    unsafe { self.shade(c) };
                 }
             }
+            work += HEADER_WORK + 8 * (to - from);
+            visited += 1;
         }
-        self.scratch = stack;
-        // 2. Evacuate in address order: the old space first (it holds the
-        // oldest objects, in the order they were allocated or promoted),
-        // then the survivors, then the nursery. Large objects stay.
-        let mut to_space = Space::new(CHUNK, 1);
-        // SAFETY: the spaces hold complete objects end to end (every
-        // allocation is written at once), none forwarded between
-        // collections.
-        unsafe {
-            evacuate_in_order(&self.old, &mut to_space);
-            evacuate_in_order(&self.survivors, &mut to_space);
-            evacuate_in_order(&self.nursery, &mut to_space);
-        }
-        // 3. Fix references: in the copies, in marked large objects, in
-        // roots and in weak entries.
-        // SAFETY: `to_space` holds only whole copies of marked objects,
-        // whose slots name marked objects.
-        unsafe { to_space.for_each_object(|p| fix_slots(p)) };
-        for (&p, _) in &self.large {
-            // SAFETY: a large object is live until swept below; a marked
-            // one refers only to marked objects.
-            unsafe {
-                if meta(p) & MARK != 0 {
-                    fix_slots(p);
-                }
-            }
-        }
-        // SAFETY: roots were marked.
-        sp.for_each_root(|p| *p = unsafe { relocated(*p) });
+        self.mark_work += work;
+        (self.mark_stack.is_empty(), visited)
+    }
+
+    /// The cycle's termination (see "The cycle", step 3): the mark stack
+    /// is empty.
+    pub(crate) fn terminate_major(&mut self, sp: &mut Safepoint<'_>) {
+        debug_assert!(self.mark_stack.is_empty());
+        self.marking = false;
         sp.for_each_weak(|_, t| {
             if let Some(p) = *t {
-                // SAFETY: a weak entry names an object of this heap that
-                // is still allocated (its space is reset, or it is swept,
-                // only below).
-                let m = unsafe { meta(p) };
-                // SAFETY: `m` is `p`'s meta word.
-                *t = match unsafe { forwardee(m) } {
-                    Some(to) => Some(to),
-                    None if m & LARGE != 0 && m & MARK != 0 => Some(p),
-                    None => None,
-                };
+                // SAFETY: a weak entry names an object of this heap that is
+                // still allocated (nothing is freed before this point).
+                if unsafe { meta(p) } & (OLD | MARK) == OLD {
+                    *t = None;
+                }
             }
         });
+        // SAFETY: remembered objects are allocated until the sweep below.
+        self.remembered.retain(|&o| unsafe { meta(o) } & MARK != 0);
         self.sweep_large();
-        self.remembered.clear();
-        self.nursery.reset();
-        self.survivors.reset();
-        self.survivors_to.reset();
-        self.old = to_space;
-        self.settle();
+        self.old.start_sweep();
+        self.cycle = Cycle::Sweeping;
         // Start measuring survival afresh.
         self.pretenure = false;
         self.high_survival = 0;
+        self.last_mark_work = self.mark_work;
         self.set_major_trigger();
-        visited
+    }
+
+    /// Sweeps about `budget` bytes of the old space; returns whether the
+    /// cycle is over.
+    pub(crate) fn sweep_step(&mut self, budget: usize) -> bool {
+        debug_assert_eq!(self.cycle, Cycle::Sweeping);
+        // SAFETY: the sweep was started by `terminate_major`.
+        if unsafe { self.old.sweep(budget) } {
+            self.cycle = Cycle::Idle;
+        }
+        self.settle();
+        self.cycle == Cycle::Idle
+    }
+
+    /// Runs the cycle under way (if any) to its end without a bound on the
+    /// pause; returns the objects scanned.
+    pub(crate) fn finish_major(&mut self, sp: &mut Safepoint<'_>) -> u64 {
+        let mut visited = 0;
+        loop {
+            match self.cycle {
+                Cycle::Idle => return visited,
+                Cycle::Marking => {
+                    visited += self.mark_step(usize::MAX).1;
+                    self.terminate_major(sp);
+                }
+                Cycle::Sweeping => {
+                    self.sweep_step(usize::MAX);
+                }
+            }
+        }
     }
 
     /// Frees the large objects the marking did not reach and clears the
@@ -185,6 +219,7 @@ impl State {
         self.large.retain(|&p, &mut size| {
             // SAFETY: a large object of this heap, not freed yet.
             let m = unsafe { meta(p) };
+            debug_assert!(m & LARGE != 0);
             if m & MARK != 0 {
                 // SAFETY: as above.
                 unsafe { set_meta(p, m & !MARK) };
@@ -193,11 +228,12 @@ impl State {
                 freed_large += size;
                 // SAFETY: allocated by `gc_core::large::alloc` with this
                 // size and unreachable: no root, slot or weak entry refers
-                // to it.
+                // to it (termination cleared its weak entries).
                 unsafe { gc_core::large::free(p.as_raw().cast(), size) };
                 false
             }
         });
         self.large_bytes -= freed_large;
+        self.freed += freed_large as u64;
     }
 }

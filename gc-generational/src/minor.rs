@@ -9,8 +9,8 @@
 //!   it is forwarded, and the from-spaces hold nothing else; so whether a
 //!   reference must be forwarded is decided by its address alone, without
 //!   touching the object it names ([`State::in_from_space`]).
-//! * Every object copied is scanned exactly once, by one of the two Cheney
-//!   cursors (survivor to-space, promoted part of the old space); a slot
+//! * Every object copied is scanned exactly once, by the Cheney cursor of
+//!   the survivor to-space or from the queue of promoted copies; a slot
 //!   rewritten by a copy chain no longer points into a from-space, so the
 //!   scan skips it, and the chain remembers an old parent on the spot.
 //! * When the collection ends, every old object that refers to a young one
@@ -23,7 +23,7 @@ use gc_core::{ObjPtr, RawValue, Safepoint};
 
 use crate::State;
 use crate::copy::move_object;
-use crate::header::{AGE_MASK, AGE_SHIFT, OLD, REMEMBERED, forwardee, is_young, meta, set_meta};
+use crate::header::{AGE_MASK, AGE_SHIFT, REMEMBERED, forwardee, is_young, meta, set_meta};
 use crate::pacer::{PRETENURE_STREAK, PRETENURE_SURVIVAL};
 
 /// How many slots of a just-copied object are searched for a child to
@@ -83,7 +83,8 @@ impl State {
 
     /// The copy half of `forward_minor`: copies `p`, whose state word is
     /// `m`, to the survivor to-space, or to the old space once it is old
-    /// enough.
+    /// enough (or when the collection promotes everything), born black if
+    /// a major cycle is marking, and queued for the old-space scan.
     ///
     /// # Safety
     ///
@@ -95,15 +96,24 @@ impl State {
         // complete object.
         let size = unsafe { p.size() };
         let age = ((m & AGE_MASK) >> AGE_SHIFT) + 1;
-        let (mem, new_meta) = if age >= self.promotion_age {
+        if age >= self.promotion_age || self.promote_all {
             self.promoted += size as u64;
-            (self.old.alloc(size), OLD)
+            self.old_debt += size;
+            let new_meta = self.born_old();
+            if self.marking {
+                self.marked += size;
+            }
+            // SAFETY: `p` is complete and stays allocated until its
+            // from-space is reset at the end of the collection; the memory
+            // is fresh old space.
+            let to = unsafe { move_object(p, size, self.old.alloc(size), new_meta) };
+            self.promoted_queue.push(to);
+            to
         } else {
-            (self.survivors_to.alloc(size), age << AGE_SHIFT)
-        };
-        // SAFETY: `p` is complete and stays allocated until its from-space
-        // is reset at the end of the collection; `mem` is fresh to-space.
-        unsafe { move_object(p, size, mem, new_meta) }
+            let mem = self.survivors_to.alloc(size);
+            // SAFETY: as above; the memory is fresh survivor to-space.
+            unsafe { move_object(p, size, mem, age << AGE_SHIFT) }
+        }
     }
 
     /// Whether `p` lies in a from-space of the current minor collection
@@ -149,18 +159,17 @@ impl State {
 
     /// A minor collection: copies every young object reachable from the
     /// roots and the remembered set out of the nursery and the survivor
-    /// from-space. Returns the objects visited and the size of the
-    /// remembered set it started from.
-    pub(crate) fn minor(&mut self, sp: &mut Safepoint<'_>) -> (u64, u64) {
+    /// from-space. Returns the objects visited, the size of the remembered
+    /// set it started from and the bytes it freed.
+    pub(crate) fn minor(&mut self, sp: &mut Safepoint<'_>) -> (u64, u64, usize) {
         let young_before = self.nursery.used() + self.survivors.used();
-        let copied_before = self.old.used() + self.survivors_to.used();
+        let promoted_before = self.promoted;
+        let surv_before = self.survivors_to.used();
         let mut ranges = std::mem::take(&mut self.young_ranges);
         ranges.clear();
         self.nursery.ranges(&mut ranges);
         self.survivors.ranges(&mut ranges);
         self.young_ranges = ranges;
-        let old_mark = self.old.cursor_at_end();
-        let mut promoted_cursor = old_mark;
         let mut surv_cursor = self.survivors_to.cursor_at_end();
         // Take the remembered set first: copying (roots included) may
         // remember new objects (see "Copy order"), which belong to the
@@ -196,9 +205,9 @@ impl State {
                 visited += 1;
                 progress = true;
             }
-            // SAFETY: the cursor is the old space's, made above; every
-            // allocation in it since is a whole copy (`move_object`).
-            while let Some(o) = unsafe { promoted_cursor.next(&self.old) } {
+            // The promoted copies: the old space is not appended to in
+            // order (promotion fills holes), so they are queued instead.
+            while let Some(o) = self.promoted_queue.pop() {
                 // SAFETY: a complete copy, old (promoted).
                 unsafe {
                     if self.scan_minor(o) {
@@ -221,13 +230,14 @@ impl State {
                 *t = unsafe { forwardee(meta(p)) };
             }
         });
-        let copied = self.old.used() + self.survivors_to.used() - copied_before;
+        let copied =
+            (self.promoted - promoted_before) as usize + self.survivors_to.used() - surv_before;
         self.nursery.reset();
         self.survivors.reset();
         std::mem::swap(&mut self.survivors, &mut self.survivors_to);
         self.settle();
         self.measure_survival(young_before, copied);
-        (visited, remembered.len() as u64)
+        (visited, remembered.len() as u64, young_before - copied)
     }
 
     /// The pretenuring decision after a minor collection that found

@@ -29,18 +29,20 @@ use gc_core::ObjPtr;
 /// The bump pointer, limit and base of a space without a chunk: non-null
 /// and 8-aligned (a dangling address, like `NonNull::dangling`), so that
 /// `Space::alloc` never builds a null pointer.
-const NO_CHUNK: usize = 8;
+pub(crate) const NO_CHUNK: usize = 8;
 
-struct Chunk {
+pub(crate) struct Chunk {
     start: NonNull<u8>,
-    cap: usize,
+    pub(crate) cap: usize,
     /// Bytes used; for the last chunk of a space, `Space::cur` is the
     /// authority while it is being bumped.
-    used: usize,
+    pub(crate) used: usize,
 }
 
 impl Chunk {
-    fn new(cap: usize) -> Option<Chunk> {
+    /// A fresh chunk of `cap` bytes, 16-aligned and addressable by a
+    /// value; `None` if the system refuses.
+    pub(crate) fn new(cap: usize) -> Option<Chunk> {
         if cap == 0 {
             return None;
         }
@@ -59,7 +61,8 @@ impl Chunk {
         })
     }
 
-    fn addr(&self) -> usize {
+    /// The chunk's start address.
+    pub(crate) fn addr(&self) -> usize {
         self.start.as_ptr() as usize
     }
 }

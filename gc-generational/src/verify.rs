@@ -4,9 +4,14 @@
 //! It checks, for the heap as a collection left it:
 //!
 //! * every object in every space has a state word (not a forwarding word),
-//!   the generation bit of its space, and no `MARK`; the survivor
-//!   to-space is empty;
-//! * the objects of the spaces add up to the live bytes;
+//!   the generation bit of its space, and no `MARK` unless a major cycle
+//!   is marking or the object lies where the sweep under way has not
+//!   reached (an unmarked object there is dead: it is skipped); the
+//!   survivor to-space is empty;
+//! * the objects of the spaces add up to the live bytes, and those of the
+//!   old space to its own count;
+//! * the mark stack holds only marked objects, and is empty outside
+//!   marking; the remembered set holds only live objects;
 //! * every reference (slots here; roots and weak entries through
 //!   [`Safepoint::verify_references`]) names the start of an object in the
 //!   current spaces, never the old contents of the nursery or a
@@ -19,14 +24,19 @@ use hashbrown::HashSet;
 
 use crate::State;
 use crate::header::{MARK, OLD, REMEMBERED, TAG, is_young, meta};
+use crate::major::Cycle;
 
 /// Checks the heap `st` describes (see the module docs).
 pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
     let mut objects: HashSet<ObjPtr> = HashSet::new();
     let mut young = Vec::new();
     let mut old = Vec::new();
+    let mut total = 0;
     let mut err = None;
-    let mut check_header = |p: ObjPtr, want_old: bool, space: &str| {
+    let marking = st.cycle == Cycle::Marking;
+    // `may_be_marked`: marking is under way, or the object lies where the
+    // sweep under way has not reached.
+    let mut check_header = |p: ObjPtr, want_old: bool, may_be_marked: bool, space: &str| {
         // SAFETY: an object of one of the spaces, which hold complete
         // objects between collections.
         let m = unsafe { meta(p) };
@@ -36,29 +46,36 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
         if (m & OLD != 0) != want_old {
             err.get_or_insert(format!("{p:?} in {space} has the wrong generation bit"));
         }
-        if m & MARK != 0 {
-            err.get_or_insert(format!("{p:?} in {space} is still marked"));
+        if m & MARK != 0 && !may_be_marked {
+            err.get_or_insert(format!("{p:?} in {space} is marked outside a cycle"));
         }
         objects.insert(p);
     };
     // SAFETY: between collections, every allocation of a space holds a
-    // complete object, laid end to end (see `alloc.rs` and `copy.rs`).
+    // complete object, laid end to end (see `alloc.rs`, `copy.rs` and
+    // `old.rs`).
     unsafe {
         st.nursery.for_each_object(|p| {
-            check_header(p, false, "the nursery");
+            check_header(p, false, false, "the nursery");
             young.push(p);
         });
         st.survivors.for_each_object(|p| {
-            check_header(p, false, "survivor space");
+            check_header(p, false, false, "survivor space");
             young.push(p);
         });
-        st.old.for_each_object(|p| {
-            check_header(p, true, "old space");
+        st.old.for_each_object(|p, unswept| {
+            total += p.size();
+            if unswept && meta(p) & MARK == 0 {
+                // Dead, waiting for the sweeper: it may refer to memory
+                // already freed, and nothing refers to it.
+                return;
+            }
+            check_header(p, true, marking || unswept, "old space");
             old.push(p);
         });
     }
     for &p in st.large.keys() {
-        check_header(p, true, "large-object space");
+        check_header(p, true, marking, "large-object space");
         old.push(p);
     }
     if let Some(e) = err {
@@ -67,17 +84,33 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
     if st.survivors_to.used() != 0 {
         return Err("survivor to-space is not empty after a collection".into());
     }
+    if total != st.old.live() {
+        return Err(format!(
+            "the old space holds {total} bytes of objects, its count says {}",
+            st.old.live()
+        ));
+    }
     let total: usize = young
         .iter()
-        .chain(&old)
+        .chain(st.large.keys())
         // SAFETY: objects of the spaces are complete.
         .map(|&p| unsafe { p.size() })
-        .sum();
+        .sum::<usize>()
+        + total;
     if total != st.live() {
         return Err(format!(
             "spaces hold {total} bytes of objects, live says {}",
             st.live()
         ));
+    }
+    if !marking && !st.mark_stack.is_empty() {
+        return Err("the mark stack is not empty outside marking".into());
+    }
+    for &(p, _) in &st.mark_stack {
+        // SAFETY: the mark stack holds live old objects.
+        if !objects.contains(&p) || unsafe { meta(p) } & MARK == 0 {
+            return Err(format!("{p:?} on the mark stack is not a marked object"));
+        }
     }
     let remembered: HashSet<ObjPtr> = st.remembered.iter().copied().collect();
     for &p in young.iter().chain(&old) {
@@ -101,6 +134,11 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
             err.get_or_insert(format!(
                 "old {p:?} refers to a young object but is not remembered"
             ));
+        }
+    }
+    for &p in &st.remembered {
+        if !objects.contains(&p) {
+            return Err(format!("{p:?} on the remembered set is not a live object"));
         }
     }
     if let Some(e) = err {
