@@ -99,7 +99,7 @@ impl State {
             unsafe {
                 set_meta(p, m | MARK);
                 self.marked += p.size();
-                if p.header().len() > 0 {
+                if !p.header().is_empty() {
                     self.mark_stack.push((p, 0));
                 }
             }

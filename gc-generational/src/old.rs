@@ -460,10 +460,9 @@ impl OldSpace {
         if sw.empty.is_empty() {
             return;
         }
-        let mut i = 0;
         let mut empty = sw.empty.iter().copied().peekable();
         let old = std::mem::take(&mut self.chunks);
-        for c in old {
+        for (i, c) in old.into_iter().enumerate() {
             if empty.next_if_eq(&i).is_some() {
                 self.capacity -= c.cap;
                 if c.cap == self.chunk_size && self.spare.len() < SPARE_CHUNKS {
@@ -472,7 +471,6 @@ impl OldSpace {
             } else {
                 self.chunks.push(c);
             }
-            i += 1;
         }
     }
 }
