@@ -206,6 +206,9 @@ struct State {
     marked: usize,
     /// Work units of the marking under way, and of the last one.
     mark_work: usize,
+    /// Work owed to the cycle's current phase (mark units or bytes to
+    /// sweep) for debt that earlier steps have not paid (see `pacer.rs`).
+    owed: usize,
     last_mark_work: usize,
     /// Bytes allocated old (promoted, pretenured, large) since the last
     /// step of the major cycle (see `pacer.rs`).
@@ -325,7 +328,9 @@ impl State {
                     let budget = self.mark_budget(stress);
                     let mut done = false;
                     sp.pause(Phase::Major, self, live_bytes, |st, _| {
+                        let work_before = st.mark_work;
                         let (empty, visited) = st.mark_step(budget);
+                        st.paid(st.mark_work - work_before);
                         done = empty;
                         Some(PauseWork {
                             visited,
@@ -425,6 +430,7 @@ unsafe impl Collector for Generational {
             mark_stack: Vec::new(),
             marked: 0,
             mark_work: 0,
+            owed: 0,
             last_mark_work: 0,
             old_debt: 0,
             major_trigger: 0,

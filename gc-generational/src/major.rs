@@ -161,6 +161,7 @@ impl State {
     pub(crate) fn terminate_major(&mut self, sp: &mut Safepoint<'_>) {
         debug_assert!(self.mark_stack.is_empty());
         self.marking = false;
+        self.owed = 0;
         sp.for_each_weak(|_, t| {
             if let Some(p) = *t {
                 // SAFETY: a weak entry names an object of this heap that is
@@ -187,8 +188,11 @@ impl State {
     pub(crate) fn sweep_step(&mut self, budget: usize) -> bool {
         debug_assert_eq!(self.cycle, Cycle::Sweeping);
         // SAFETY: the sweep was started by `terminate_major`.
-        if unsafe { self.old.sweep(budget) } {
+        let (done, walked) = unsafe { self.old.sweep(budget) };
+        self.paid(walked);
+        if done {
             self.cycle = Cycle::Idle;
+            self.owed = 0;
         }
         self.settle();
         self.cycle == Cycle::Idle

@@ -30,9 +30,11 @@
 //! inside the current hole; when it is too small, the allocator takes the
 //! next hole in address order (a hole too small for the request is left as
 //! it is: a gap, to be coalesced by the next sweep), and when there is no
-//! hole it sweeps one more chunk if a sweep is under way (lazy sweeping,
-//! as Go's `mcentral` does, so freed memory is reused before new memory is
-//! asked for), and only then bumps in the last chunk or takes a new one.
+//! hole it bumps in the last chunk; when that is full too, it sweeps the
+//! next chunks if a sweep is under way (lazy sweeping, as Go's `mcentral`
+//! does, so freed memory is reused before new memory is asked for; at most
+//! [`LAZY_SWEEP_CHUNKS`] per chunk taken, so that lazy sweeping costs a
+//! bounded amount per byte allocated), and only then takes a new chunk.
 //! Bigger objects go straight to the bump chunk. Taking holes in address
 //! order keeps objects promoted together next to each other, as the
 //! compacting collection this space replaces did (Immix's line allocation
@@ -67,6 +69,8 @@ use crate::space::{Chunk, NO_CHUNK};
 const MIN_HOLE: usize = 64;
 /// Objects up to this size are allocated into holes; bigger ones bump.
 pub(crate) const MAX_HOLE_OBJECT: usize = 4096;
+/// Chunks swept lazily, at most, before a new chunk is taken.
+const LAZY_SWEEP_CHUNKS: usize = 2;
 /// Empty standard-size chunks kept for reuse instead of being freed.
 const SPARE_CHUNKS: usize = 2;
 
@@ -224,6 +228,7 @@ impl OldSpace {
     #[inline(never)]
     fn alloc_slow(&mut self, size: usize) -> Option<usize> {
         if size <= MAX_HOLE_OBJECT {
+            let mut swept = 0;
             loop {
                 if let Some((s, e)) = self.holes.pop_front() {
                     if e - s >= size {
@@ -232,10 +237,19 @@ impl OldSpace {
                     }
                     continue;
                 }
-                // SAFETY: lazy sweeping from allocation: the sweep was
-                // started by a termination that established which objects
-                // are dead (and cleared their weak entries).
-                if !(self.sweep.is_some() && unsafe { self.sweep_one_chunk() }) {
+                // No hole: bump if the last chunk has room; before taking a
+                // new chunk, sweep lazily, a chunk at a time and at most
+                // `LAZY_SWEEP_CHUNKS` chunks per new chunk, so that the
+                // lazy sweeping costs a bounded amount per byte allocated
+                // even in a heap with nothing to free.
+                if self.end - self.cur >= size || swept == LAZY_SWEEP_CHUNKS {
+                    break;
+                }
+                swept += 1;
+                // SAFETY: the sweep was started by a termination that
+                // established which objects are dead (and cleared their
+                // weak entries).
+                if !unsafe { self.sweep_one_chunk() } {
                     break;
                 }
             }
@@ -336,20 +350,20 @@ impl OldSpace {
     }
 
     /// Sweeps about `budget` bytes (objects and gaps walked); returns
-    /// whether the sweep is finished.
+    /// whether the sweep is finished, and the bytes walked.
     ///
     /// # Safety
     ///
     /// 1. A major cycle's termination started the sweep, so every object
     ///    in the part still to sweep that is live is marked, and nothing
     ///    can reach an unmarked one (its weak entries were cleared).
-    pub(crate) unsafe fn sweep(&mut self, budget: usize) -> bool {
-        let mut left = budget.max(1);
-        while self.sweep.is_some() && left > 0 {
+    pub(crate) unsafe fn sweep(&mut self, budget: usize) -> (bool, usize) {
+        let mut walked = 0;
+        while self.sweep.is_some() && walked < budget {
             // SAFETY: obligation 1.
-            left = left.saturating_sub(unsafe { self.sweep_in_chunk(left) });
+            walked += unsafe { self.sweep_in_chunk(budget - walked) };
         }
-        self.sweep.is_none()
+        (self.sweep.is_none(), walked)
     }
 
     /// Sweeps the rest of the current chunk; returns whether there was a

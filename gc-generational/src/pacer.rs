@@ -17,17 +17,21 @@
 //!   and never less than [`MIN_NURSERIES`] nurseries. The next cycle
 //!   *starts* half-way from that live size to the goal, so marking has the
 //!   other half as runway.
-//! * Each marking step scans `ratio x debt` work units (a slot is 8, a
-//!   header 24; the debt since the previous step), within
-//!   [`MARK_STEP_MIN`] and [`MARK_STEP_MAX`]; `ratio` is the work the last
-//!   marking took over the runway, so marking keeps pace with allocation
-//!   and ends near the goal (Go's assist ratio, in bytes of work per byte
-//!   allocated). If the old generation reaches the goal while marking is
-//!   still under way, the next step finishes it: a longer pause, but the
-//!   heap never outgrows its goal by more than what one step allows.
-//! * Sweeping steps are paced the same way over the runway from the
-//!   termination to the next trigger, within [`SWEEP_STEP_MIN`] and
-//!   [`SWEEP_STEP_MAX`]; allocation also sweeps lazily (`src/old.rs`).
+//! * Marking owes `ratio x debt` work units (a slot is 8, a header 24)
+//!   for each byte of debt; `ratio` is the work the next marking is
+//!   expected to take (the last one's work per live byte, times the
+//!   trigger, plus a quarter) over the runway, so that marking keeps pace
+//!   with allocation and ends before the goal (Go's assist ratio, in work
+//!   per byte allocated). A step pays at most [`MARK_STEP_MAX`]; while
+//!   work is still owed, the mutator yields again after [`OWED_GAP`]
+//!   bytes, so a big debt (a minor collection that promoted a whole
+//!   nursery) is paid in several short steps. Past the goal a step may do
+//!   four times as much, and a quarter past it the step finishes the
+//!   marking: a long pause, but the heap's growth stays bounded.
+//! * Sweeping is paced the same way, in bytes walked per byte of debt,
+//!   over the runway from the termination to the next trigger, within
+//!   [`SWEEP_STEP_MIN`] and [`SWEEP_STEP_MAX`]; allocation also sweeps
+//!   lazily (`src/old.rs`).
 //! * Stress mode takes tiny steps ([`STRESS_STEP`]) and starts a cycle at
 //!   every safepoint it can, so every interleaving of minor collections,
 //!   allocation, marking and sweeping is exercised.
@@ -50,11 +54,15 @@ pub(crate) const PRETENURE_STREAK: u32 = 2;
 /// for the heap goal").
 pub(crate) const MIN_NURSERIES: u64 = 16;
 /// Bounds of one marking step, in work units (a slot is 8, a header 24).
-pub(crate) const MARK_STEP_MIN: usize = 64 << 10;
-pub(crate) const MARK_STEP_MAX: usize = 1 << 20;
+pub(crate) const MARK_STEP_MIN: usize = 32 << 10;
+pub(crate) const MARK_STEP_MAX: usize = 256 << 10;
 /// Bounds of one sweeping step, in bytes walked.
 pub(crate) const SWEEP_STEP_MIN: usize = 256 << 10;
-pub(crate) const SWEEP_STEP_MAX: usize = 4 << 20;
+pub(crate) const SWEEP_STEP_MAX: usize = 1 << 20;
+/// While marking work is owed, the mutator yields again after this many
+/// bytes of allocation, so that a debt bigger than one step is paid in
+/// several bounded steps instead of one long one.
+pub(crate) const OWED_GAP: usize = 64 << 10;
 /// The step of either kind in stress mode.
 pub(crate) const STRESS_STEP: usize = 2 << 10;
 
@@ -78,11 +86,15 @@ impl State {
         self.nursery.used() >= self.nursery_bytes
     }
 
-    /// Whether the mutator should yield: a minor collection is due, or a
-    /// nursery's worth has been allocated old since the last step.
+    /// Whether the mutator should yield: a minor collection is due, a
+    /// nursery's worth has been allocated old since the last step, or
+    /// work is owed to the major cycle and [`OWED_GAP`] bytes have been allocated
+    /// since the last step.
     #[inline]
     pub(crate) fn yield_due(&self) -> bool {
-        self.minor_due() || self.old_debt >= self.nursery_bytes
+        self.minor_due()
+            || self.old_debt >= self.nursery_bytes
+            || (self.owed > 0 && self.nursery.used() + self.old_debt >= OWED_GAP)
     }
 
     /// Whether the old generation has reached the trigger: a major cycle
@@ -99,39 +111,56 @@ impl State {
         self.major_goal = self.pacer.goal(live).max(floor);
         self.major_trigger = gc_core::Pacer::trigger(live, self.major_goal, 0.5);
         let runway = (self.major_goal - self.major_trigger).max(self.nursery_bytes as u64);
-        // The next marking's work, guessed from this one (or from the
-        // trigger, before the first).
-        let work = (self.last_mark_work as u64).max(self.major_trigger / 4);
-        self.mark_ratio = (work as f64 / runway as f64).clamp(0.25, 64.0);
-        let sweep = self.old.capacity() as u64;
-        let sweep_runway = self
-            .major_trigger
-            .saturating_sub(self.old_generation() as u64)
-            .max(self.nursery_bytes as u64);
-        self.sweep_ratio = (sweep as f64 / sweep_runway as f64).clamp(0.25, 64.0);
+        // The next marking scans what is live at its start, the trigger's
+        // worth, at the work per live byte this marking took (one unit
+        // per byte before the first), with a quarter to spare.
+        let per_byte = if live == 0 {
+            1.0
+        } else {
+            self.last_mark_work as f64 / live as f64
+        };
+        let work = per_byte * self.major_trigger as f64 * 1.25;
+        self.mark_ratio = (work / runway as f64).clamp(0.25, 64.0);
+        // Sweeping must end before the old generation grows from what
+        // marking found live to the next trigger.
+        let sweep_runway = (self.major_trigger - live).max(self.nursery_bytes as u64);
+        self.sweep_ratio =
+            (self.old.capacity() as f64 / sweep_runway as f64).clamp(0.25, 64.0);
     }
 
-    /// The budget of the next marking step (work units).
-    pub(crate) fn mark_budget(&self, stress: bool) -> usize {
-        if stress {
-            STRESS_STEP
-        } else if self.old_generation() as u64 >= self.major_goal {
-            usize::MAX
-        } else {
-            ((self.old_debt as f64 * self.mark_ratio) as usize).clamp(MARK_STEP_MIN, MARK_STEP_MAX)
-        }
+    /// The budget of the next marking step (work units): the work owed
+    /// for the debt since the last step, plus what earlier steps have not
+    /// paid, at most [`MARK_STEP_MAX`] (more once the old generation is
+    /// past its goal, everything once it is a quarter past).
+    pub(crate) fn mark_budget(&mut self, stress: bool) -> usize {
+        self.budget(stress, self.mark_ratio, MARK_STEP_MIN, MARK_STEP_MAX)
     }
 
-    /// The budget of the next sweeping step (bytes walked).
-    pub(crate) fn sweep_budget(&self, stress: bool) -> usize {
+    /// The budget of the next sweeping step (bytes walked), the same way
+    /// within [`SWEEP_STEP_MIN`] and [`SWEEP_STEP_MAX`].
+    pub(crate) fn sweep_budget(&mut self, stress: bool) -> usize {
+        self.budget(stress, self.sweep_ratio, SWEEP_STEP_MIN, SWEEP_STEP_MAX)
+    }
+
+    fn budget(&mut self, stress: bool, ratio: f64, min: usize, max: usize) -> usize {
         if stress {
-            STRESS_STEP
-        } else if self.major_due() {
-            usize::MAX
-        } else {
-            ((self.old_debt as f64 * self.sweep_ratio) as usize)
-                .clamp(SWEEP_STEP_MIN, SWEEP_STEP_MAX)
+            return STRESS_STEP;
         }
+        self.owed += (self.old_debt as f64 * ratio) as usize;
+        let old = self.old_generation() as u64;
+        let cap = if old >= self.major_goal + self.major_goal / 4 {
+            usize::MAX
+        } else if old >= self.major_goal {
+            4 * max
+        } else {
+            max
+        };
+        self.owed.clamp(min, cap)
+    }
+
+    /// Records `work` done by a step against what is owed.
+    pub(crate) fn paid(&mut self, work: usize) {
+        self.owed = self.owed.saturating_sub(work);
     }
 
     /// What a safepoint with `request` does (see [`Plan`]).
