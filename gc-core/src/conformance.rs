@@ -690,6 +690,140 @@ pub fn old_to_young_writes<C: Collector>(stress: bool) {
     }
 }
 
+/// A tiny deterministic generator, so the mutations below are the same in
+/// every run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Objects move between containers while the collector works: every
+/// item is always in exactly one container slot, so it stays reachable,
+/// but it moves under an incremental or concurrent marker (a backend's
+/// stress mode does a small step of its work at every safepoint, with
+/// minor collections and allocation in between). A collector that misses
+/// an item moved from a container it has not scanned into one it has
+/// (no deletion or insertion barrier) frees it, and the verifier or the
+/// walk finds the dangling reference.
+pub fn objects_move_while_collecting<C: Collector>(stress: bool) {
+    const CONTAINERS: usize = 64;
+    const SLOTS: usize = 64;
+    const ITEMS: usize = CONTAINERS * SLOTS / 2;
+    let mut h = heap::<C>(stress);
+    let root = h.mutate(|m| {
+        let root = m.alloc_filled(NODE, CONTAINERS, Value::NIL, &[]).unwrap();
+        for c in 0..CONTAINERS {
+            let cont = m.alloc_filled(NODE, SLOTS, Value::NIL, &[]).unwrap();
+            m.set(root, c, cont.into());
+        }
+        m.persist(root)
+    });
+    h.mutate(|m| {
+        let r = m.fetch(&root);
+        for i in 0..ITEMS {
+            let item = m.alloc(LEAF, &[], &i.to_le_bytes()).unwrap();
+            let cont = r.get(i % CONTAINERS).as_gc().unwrap();
+            m.set(cont, i / CONTAINERS, item.into());
+        }
+    });
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 0..300 {
+        if round % 100 == 50 {
+            h.collect(CollectKind::Minor);
+        }
+        h.mutate(|m| {
+            let r = m.fetch(&root);
+            // Every item is in exactly one slot, intact.
+            let mut seen = vec![false; ITEMS];
+            for c in 0..CONTAINERS {
+                let cont = r.get(c).as_gc().unwrap();
+                for s in 0..SLOTS {
+                    if let Some(item) = cont.get(s).as_gc() {
+                        let i = usize::from_le_bytes(item.bytes().try_into().unwrap());
+                        assert!(!seen[i], "item {i} twice");
+                        seen[i] = true;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&s| s), "an item was lost");
+            // Move a few items to free slots.
+            let mut slot = || {
+                let c = r.get(rng.below(CONTAINERS)).as_gc().unwrap();
+                (c, rng.below(SLOTS))
+            };
+            for _ in 0..16 {
+                let ((from, i), (to, j)) = (slot(), slot());
+                let v = from.get(i);
+                if !v.is_nil() && to.get(j).is_nil() {
+                    m.set(to, j, v);
+                    m.set(from, i, Value::NIL);
+                }
+            }
+            // Garbage, to drive collections, promotion and sweeping.
+            garbage(m, 40);
+        });
+    }
+    h.collect(CollectKind::Full);
+}
+
+/// Weak handles are upgraded and their targets stored while the collector
+/// works: a target that was old but reachable only weakly when a marker
+/// took its snapshot, then made strongly reachable again through
+/// `upgrade`, must survive (the marker shades it in `weak_upgraded`); a
+/// weak handle whose target stays unreachable is eventually cleared.
+pub fn weak_upgrade_while_collecting<C: Collector>(stress: bool) {
+    let mut h = heap::<C>(stress);
+    // Ballast that takes an incremental marker several steps, rooted
+    // before the holder, so that the holder is often scanned before
+    // marking ends: a target stored into it after that is found only if
+    // `weak_upgraded` shaded it.
+    let _ballast = h.mutate(|m| {
+        let head = prepend(m, Value::NIL, 0, 1_000);
+        m.persist(head.as_gc().unwrap())
+    });
+    let holder = h.mutate(|m| m.persist(m.alloc_filled(NODE, 9, Value::NIL, &[]).unwrap()));
+    for round in 0..400u32 {
+        let slot = (round % 8) as usize;
+        // A target held strongly (slot 8) until it is old, then weakly.
+        let weak = h.mutate(|m| {
+            let o = m.alloc(LEAF, &[], &round.to_le_bytes()).unwrap();
+            m.set(m.fetch(&holder), 8, o.into());
+            m.downgrade(o)
+        });
+        h.collect(CollectKind::Minor);
+        h.collect(CollectKind::Minor);
+        h.mutate(|m| m.set(m.fetch(&holder), 8, Value::NIL));
+        for _ in 0..(round % 3) {
+            h.mutate(|m| garbage(m, 10));
+        }
+        h.mutate(|m| {
+            if let Some(o) = m.upgrade(&weak) {
+                m.set(m.fetch(&holder), slot, o.into());
+            }
+        });
+        for _ in 0..(round % 5) {
+            h.mutate(|m| garbage(m, 10));
+        }
+        h.mutate(|m| {
+            if let Some(o) = m.fetch(&holder).get(slot).as_gc() {
+                assert_eq!(o.bytes(), round.to_le_bytes());
+            }
+        });
+    }
+    h.collect(CollectKind::Full);
+    let weak = h.mutate(|m| m.downgrade(m.alloc(LEAF, &[], b"gone").unwrap()));
+    h.collect(CollectKind::Full);
+    if C::CAPABILITIES.reclaims {
+        assert!(h.mutate(|m| m.upgrade(&weak).is_none()));
+    }
+}
+
 /// Stats count allocation, and every pause reaches the event hook.
 pub fn stats_and_events<C: Collector>(stress: bool) {
     let mut h = heap::<C>(stress);
@@ -742,7 +876,8 @@ macro_rules! conformance_suite {
             values_round_trip, rooted_objects_survive, unreachable_objects_reclaimed,
             cyclic_garbage_reclaimed, weak_handles, identity_hash_stable, long_list,
             wide_object, large_objects, heap_limit, persistent_handles, root_stack,
-            old_to_young_writes, stats_and_events, too_large_is_err);
+            old_to_young_writes, objects_move_while_collecting,
+            weak_upgrade_while_collecting, stats_and_events, too_large_is_err);
     };
     (@cases $collector:ty; $($case:ident),* $(,)?) => {
         mod conformance {

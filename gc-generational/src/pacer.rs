@@ -124,8 +124,7 @@ impl State {
         // Sweeping must end before the old generation grows from what
         // marking found live to the next trigger.
         let sweep_runway = (self.major_trigger - live).max(self.nursery_bytes as u64);
-        self.sweep_ratio =
-            (self.old.capacity() as f64 / sweep_runway as f64).clamp(0.25, 64.0);
+        self.sweep_ratio = (self.old.capacity() as f64 / sweep_runway as f64).clamp(0.25, 64.0);
     }
 
     /// The budget of the next marking step (work units): the work owed
