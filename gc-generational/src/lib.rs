@@ -1,8 +1,13 @@
-//! # gc-generational: a generational copying collector
+//! # gc-generational: a generational collector
 //!
-//! Most objects die young; a copying nursery makes their death free. This
-//! is the design of V8's scavenger and the JVM's young generation, fitted
-//! to gc-core's safepoint model.
+//! Most objects die young; a copying nursery makes their death free. The
+//! objects that survive live in an old generation collected
+//! incrementally: marked in bounded steps between which the program runs,
+//! and swept lazily, in place. This is the shape of V8's heap (a
+//! scavenger, then incremental marking with lazy sweeping) and of OCaml's
+//! (a minor heap, then an incremental major heap), fitted to gc-core's
+//! safepoint model: all collection work runs at safepoints, except lazy
+//! sweeping, which allocation may do.
 //!
 //! ## Spaces
 //!
@@ -14,16 +19,19 @@
 //!   safepoint collects all of it.
 //! * **Survivor spaces** (two, alternating): young objects that survived a
 //!   minor collection but are younger than [`HeapConfig::promotion_age`].
-//! * **Old space**: promoted objects, bump-allocated in chunks.
+//! * **Old space** (`src/old.rs`): promoted and pretenured objects. It
+//!   never moves them: it is bump-allocated in chunks, the sweeper turns
+//!   runs of dead objects into *gaps*, and allocation reuses the bigger
+//!   gaps (*holes*) in address order before it takes new memory.
 //! * **Large-object space**: objects of at least
 //!   [`HeapConfig::large_object_bytes`] are allocated on their own, born
 //!   old, and never copied.
 //!
-//! Every space but the large-object one is a `Space` (`src/space.rs`): a
-//! list of chunks, bump-allocated, walked in allocation order by a
-//! resumable cursor. A space hands out raw memory and its walks read the
-//! objects in it, so it is private to the crate: only the collector, which
-//! writes an object into every allocation at once, can allocate from one.
+//! The nursery and survivor spaces are `Space`s (`src/space.rs`): lists of
+//! chunks, bump-allocated, walked in allocation order by a resumable
+//! cursor. A space hands out raw memory and its walks read the objects in
+//! it, so it is private to the crate: only the collector, which writes an
+//! object into every allocation at once, can allocate from one.
 //!
 //! ```compile_fail,E0603
 //! // The spaces are not part of the API: walking a space is only sound if
@@ -34,13 +42,13 @@
 //!
 //! ## Header use
 //!
-//! `meta` holds a forwarding address during a collection (low bits `01`),
-//! and otherwise the object's age and flags (`OLD`, `REMEMBERED`, `LARGE`,
+//! `meta` holds a forwarding address during a minor collection (low bits
+//! `01`), a gap's length in the old space's free memory (`10`), and
+//! otherwise the object's age and flags (`OLD`, `REMEMBERED`, `LARGE`,
 //! `MARK`). `aux` holds the identity hash once one was asked for (0 means
 //! none yet): copying moves the whole header, so the hash survives every
 //! move. The bits and their accessors are in `src/header.rs`; the copy
-//! that leaves a forwarding address, shared by both collections, in
-//! `src/copy.rs`.
+//! that leaves a forwarding address in `src/copy.rs`.
 //!
 //! ## The write barrier and the remembered set
 //!
@@ -51,8 +59,10 @@
 //! object is flagged `REMEMBERED` and pushed onto the remembered set (an
 //! object-granularity card table). Large objects allocated with young
 //! references, and objects promoted while still referring to young ones,
-//! join it the same way. The barrier is in `src/barrier.rs`; allocation,
-//! with its inlined nursery bump, in `src/alloc.rs`.
+//! join it the same way. While a major cycle marks, the same barrier also
+//! shades the object an old slot held before the store (the deletion
+//! barrier, see "Major cycle"). The barrier is in `src/barrier.rs`;
+//! allocation, with its inlined nursery bump, in `src/alloc.rs`.
 //!
 //! ## Minor collection (Cheney)
 //!
@@ -61,15 +71,14 @@
 //! object is *forwarded*: the object is copied to the survivor to-space
 //! (or, if it has survived `promotion_age - 1` collections, to the old
 //! space), and its old header is overwritten with the forwarding address.
-//! Two Cheney scan pointers then walk the objects copied so far (one in the
-//! survivor to-space, one over the newly promoted part of the old space)
-//! and forward their young references in turn, until both catch up: no
-//! recursion, no mark stack. Old objects that still refer to young ones
-//! after the scan are remembered for the next cycle. Weak entries to young
-//! objects follow the forwarding address or are cleared. The nursery and
-//! the survivor from-space are then empty and reused. The minor
-//! collection, with the copy chains below and the pretenuring decision, is
-//! in `src/minor.rs`.
+//! The Cheney scan pointer of the survivor to-space, and a queue of the
+//! promoted copies, then walk the objects copied so far and forward their
+//! young references in turn, until both are exhausted: no recursion. Old
+//! objects that still refer to young ones after the scan are remembered
+//! for the next cycle. Weak entries to young objects follow the forwarding
+//! address or are cleared. The nursery and the survivor from-space are
+//! then empty and reused. The minor collection, with the copy chains below
+//! and the pretenuring decision, is in `src/minor.rs`.
 //!
 //! ## Copy order (minor)
 //!
@@ -83,7 +92,8 @@
 //! approximately depth-first copying, still with no mark stack. The chain
 //! rewrites the parent's slot at once; the scan skips it (it no longer
 //! points into a from-space), so an old parent left pointing at a young
-//! copy is remembered on the spot.
+//! copy is remembered on the spot. Promoted copies go into the old space's
+//! holes in address order, so a chain promoted together stays together.
 //!
 //! ## Pretenuring
 //!
@@ -92,58 +102,73 @@
 //! whole nursery of survivors, twice: its pauses grow with the nursery and
 //! buy nothing. When two minor collections in a row find at least half of
 //! the young generation alive, new objects are allocated directly in the
-//! old space (bump allocation there too, with the barrier's remembered set
-//! covering their references to young objects) until the next major
-//! collection, after which survival is measured afresh. This is the
-//! dynamic counterpart of V8's allocation-site pretenuring.
+//! old space (with the barrier's remembered set covering their references
+//! to young objects) until the next major cycle's termination, after which
+//! survival is measured afresh. This is the dynamic counterpart of V8's
+//! allocation-site pretenuring. Pretenured bytes count toward the major
+//! cycle exactly as promoted ones do (see "Pacing").
 //!
-//! ## Major collection (compacting, order-preserving)
+//! ## Major cycle (incremental mark, lazy sweep)
 //!
 //! When the old generation (old space plus large objects) reaches its
-//! trigger (see "Pacing"), or on `collect(Major | Full)`:
+//! trigger (see "Pacing"):
 //!
-//! 1. everything reachable is marked (the `MARK` bit, an explicit stack:
-//!    no recursion on heap depth);
-//! 2. the marked objects of the old space, then of the survivor space,
-//!    then of the nursery, are copied *in address order* into a fresh old
-//!    space, each leaving a forwarding address;
-//! 3. one pass over the copies, the marked large objects, the roots and
-//!    the weak entries rewrites every reference to its new address;
-//! 4. unmarked large objects are freed.
+//! 1. **start** (one short pause): a minor collection that promotes every
+//!    survivor, so that the whole heap is old, then the roots are shaded;
+//!    this is the snapshot;
+//! 2. **marking**, one bounded step per safepoint, with minor collections
+//!    and the program running in between: grey objects are scanned (at
+//!    most 16,384 slots of one object per unit of work, like Go's oblets),
+//!    the barrier shades what old slots held before each store (Yuasa's
+//!    snapshot-at-the-beginning barrier), a weak handle upgraded meanwhile
+//!    is shaded, and everything allocated old is born marked;
+//! 3. **termination** (when the mark stack is empty): weak entries to
+//!    unmarked old objects are cleared, unmarked objects leave the
+//!    remembered set, unmarked large objects are freed, and the sweep
+//!    begins;
+//! 4. **sweeping**, in bounded steps at safepoints and lazily from old
+//!    allocation: dead objects become gaps, holes are reused, chunks left
+//!    empty go back to the system.
 //!
-//! The old space is therefore always compact (no fragmentation to
-//! manage), and it keeps the order in which its objects were allocated or
-//! promoted, like a sliding compactor (Lisp 2) but without moving objects
-//! over each other. That order matters: a Cheney (breadth-first) major
-//! collection scattered the Lox `trees` benchmark's 390,000 instances away
-//! from their fields tables and its walk took 5.9 s (4.1 s with copy
-//! chains), against 2.4 s in allocation order. The price is a pause
-//! proportional to the live heap (three passes where Cheney makes one)
-//! and, transiently, twice the old space. The major collection is in
-//! `src/major.rs`.
+//! Nothing moves, so the cycle needs no to-space (the memory the old
+//! generation takes is the memory its chunks take), identity hashes and
+//! weak entries are untouched except when their targets die, and the
+//! remembered set stays exact across the steps. `collect(Major | Full)`
+//! finishes the cycle under way and runs a whole new one in one pause, so
+//! that afterwards everything unreachable is freed. The argument that the
+//! marking misses nothing, and the cycle's invariants, are in
+//! `src/major.rs`; the old space and its sweeper in `src/old.rs`.
+//!
+//! The price of not moving is fragmentation: the old space keeps the
+//! chunks that hold any live object, and a hole smaller than a request is
+//! skipped until a later sweep merges it with its neighbours. Objects are
+//! not compacted.
 //!
 //! ## Pacing
 //!
-//! A minor collection is due when the nursery is full; a major one when
-//! the old generation reaches the trigger set by the previous major
-//! collection: gc-core's heap goal for the old generation it left
-//! ([`gc_core::Pacer::goal`]: `(1 + growth_factor)` times it, at least
+//! A minor collection is due when the nursery is full. Every byte
+//! allocated old (promoted, pretenured or large) is debt toward the major
+//! cycle, and the mutator is asked to yield once the debt reaches a
+//! nursery's worth, so that no allocation path can outrun collection. The
+//! cycle starts half-way from what the last marking found live to its
+//! goal (gc-core's heap goal, [`gc_core::Pacer::goal`]: `(1 +
+//! growth_factor)` times that, at least
 //! [`MIN_HEAP_GOAL`](gc_core::pacer::MIN_HEAP_GOAL) = 4 MiB, at most the
-//! heap limit), and never less than sixteen nurseries (8 MiB at the
-//! default nursery; a lower trigger runs a major collection after every
-//! few minors while the program builds its live data). Before the first major
-//! collection the trigger is the same rule for an empty old generation.
-//! The floor is gc-core's, the one every backend uses. The rules and the
-//! pretenuring thresholds are in `src/pacer.rs`.
+//! heap limit, and never less than sixteen nurseries), and each step owes
+//! work in proportion to the debt, as Go's assists do, paid in steps of
+//! bounded size. The rules and their constants are in `src/pacer.rs`.
 //!
 //! ## Invariants checked by the verifier
 //!
-//! After every collection (with [`HeapConfig::verify`]): every object in
-//! every space has a normal (not forwarded) header and a valid size; every
-//! reference (slots, roots, weak entries) points at the start of an object
-//! in the current spaces, never into the nursery's or a from-space's old
-//! contents; every old object that refers to a young one is remembered.
-//! The verifier is in `src/verify.rs`.
+//! After every collection step (with [`HeapConfig::verify`]): every object
+//! in every space has a normal (not forwarded) header, the generation bit
+//! of its space and a mark only where a cycle allows one; the objects add
+//! up to the live bytes; every reference (slots, roots, weak entries) of a
+//! live object points at the start of an object in the current spaces,
+//! never into the nursery's or a from-space's old contents or into freed
+//! old memory; every old object that refers to a young one is remembered;
+//! the mark stack holds only marked objects. The verifier is in
+//! `src/verify.rs`.
 
 mod alloc;
 mod barrier;
@@ -387,19 +412,25 @@ impl Generational {
     }
 }
 
-// SAFETY: (1) objects are written by ObjPtr::init into fresh bump or large
-// allocations, 8-aligned (alloc.rs). (2) Objects move or are freed only in
-// `safepoint` (minor.rs and major.rs). (3) Both collections copy
-// everything reachable from the roots (and, for minor, from remembered old
-// objects, which the barrier keeps complete) and rewrite every root, slot
-// and weak entry to the copies; old objects are kept whole by a minor
-// collection. (4) Nothing is reclaimed outside safepoints. (5) write_slot
-// stores, then runs the barrier (barrier.rs). (6) Weak entries are updated
-// to copies or cleared in the collection that drops their target. (7) The
-// identity hash is stored in `aux`, which moves with the object. (8)
-// Allocation checks `live + size` against the limit before it bumps. (9)
-// Collections do not panic: the only failure, a to-space chunk the system
-// refuses, aborts the process (copy.rs) instead of unwinding.
+// SAFETY: (1) objects are written by ObjPtr::init into fresh bump, hole
+// or large allocations, 8-aligned (alloc.rs, old.rs). (2) Objects move
+// only in minor collections and are freed only by them, by termination
+// (large objects) and by the old space's sweeper, which reuses only memory
+// that a termination at a safepoint established unreachable, its weak
+// entries cleared (old.rs). (3) Minor collections copy everything
+// reachable from the roots and from remembered old objects (which the
+// barrier keeps complete) and rewrite every root, slot and weak entry to
+// the copies; the major cycle marks everything reachable at its snapshot
+// and everything allocated since (major.rs argues it). (4) Nothing is
+// reclaimed outside safepoints except by the lazy sweeper, which frees
+// only objects found dead at a termination. (5) write_slot stores and runs
+// the barrier (barrier.rs). (6) Weak entries follow their target in minor
+// collections or are cleared there; termination clears those of unmarked
+// old objects before any is swept. (7) The identity hash is stored in
+// `aux`, which moves with the object. (8) Allocation checks `live + size`
+// against the limit before it takes memory. (9) Collections do not panic:
+// the only failure, a to-space chunk the system refuses, aborts the
+// process (copy.rs) instead of unwinding.
 unsafe impl Collector for Generational {
     const NAME: &'static str = "generational";
     const CAPABILITIES: Capabilities = Capabilities {
