@@ -113,14 +113,14 @@
 //! When the old generation (old space plus large objects) reaches its
 //! trigger (see "Pacing"):
 //!
-//! 1. **start** (one short pause): a minor collection that promotes every
-//!    survivor, so that the whole heap is old, then the roots are shaded;
-//!    this is the snapshot;
+//! 1. **start** (one short pause, after a minor collection): the roots
+//!    and the survivors' old references are shaded; this is the snapshot;
 //! 2. **marking**, one bounded step per safepoint, with minor collections
 //!    and the program running in between: grey objects are scanned (at
 //!    most 16,384 slots of one object per unit of work, like Go's oblets),
 //!    the barrier shades what old slots held before each store (Yuasa's
-//!    snapshot-at-the-beginning barrier), a weak handle upgraded meanwhile
+//!    snapshot-at-the-beginning barrier, needed only for stores into old
+//!    objects), a weak handle upgraded meanwhile
 //!    is shaded, and everything allocated old is born marked;
 //! 3. **termination** (when the mark stack is empty): weak entries to
 //!    unmarked old objects are cleared, unmarked objects leave the
@@ -245,11 +245,14 @@ struct State {
     /// Work units per byte of debt for marking and sweeping steps.
     mark_ratio: f64,
     sweep_ratio: f64,
-    /// The minor collection under way promotes every survivor (it starts
-    /// a major cycle).
+    /// The minor collection under way promotes every survivor (the start
+    /// of a whole cycle run in one pause, so that it frees everything
+    /// unreachable).
     promote_all: bool,
     /// Objects promoted by the minor collection under way, still to scan.
     promoted_queue: Vec<ObjPtr>,
+    /// Scratch list of the survivors a cycle's start scans.
+    young_scratch: Vec<ObjPtr>,
     allocated: u64,
     allocated_objects: u64,
     freed: u64,
@@ -337,7 +340,7 @@ impl State {
     /// The incremental work a safepoint does (see [`Plan::Step`]).
     fn step(&mut self, sp: &mut Safepoint<'_>, minor: bool, start: bool, stress: bool) {
         if minor {
-            self.minor_pause(sp, start);
+            self.minor_pause(sp, false);
         }
         if start {
             sp.pause(Phase::MarkStart, self, live_bytes, |st, sp| {
@@ -470,6 +473,7 @@ unsafe impl Collector for Generational {
             sweep_ratio: 1.0,
             promote_all: false,
             promoted_queue: Vec::new(),
+            young_scratch: Vec::new(),
             allocated: 0,
             allocated_objects: 0,
             freed: 0,

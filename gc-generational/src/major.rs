@@ -7,19 +7,20 @@
 //!
 //! ## The cycle
 //!
-//! 1. **Start** (one pause): a minor collection that promotes every young
-//!    survivor empties the young generation, so the whole heap is old;
-//!    then every root is shaded. This is the *snapshot*: the cycle will
-//!    keep every object reachable at this moment, plus every object
+//! 1. **Start** (one pause): right after the minor collection of the same
+//!    safepoint (so the nursery is empty), every root is shaded, and every
+//!    old object a survivor refers to. This is the *snapshot*: the cycle
+//!    will keep every object reachable at this moment, plus every object
 //!    allocated old while it runs.
 //! 2. **Marking** (one bounded step per safepoint, minor collections and
 //!    the mutator running in between): grey objects are taken from the mark
 //!    stack and their slots scanned, at most [`OBLET_SLOTS`] slots of one
 //!    object at a time (a bigger object goes back on the stack with the
 //!    index to resume from, as Go splits big objects into oblets), shading
-//!    the old objects they name. Young objects are never shaded: the young
-//!    generation was empty at the snapshot, so anything young is newer
-//!    than it, and a minor collection is what keeps young objects alive.
+//!    the old objects they name. Young objects are never shaded or scanned
+//!    (a minor collection is what keeps them alive): the survivors' old
+//!    references were shaded at the start, and every other young object
+//!    is newer than the snapshot.
 //! 3. **Termination** (when the stack is empty at the end of a step): weak
 //!    entries to unmarked old objects are cleared, unmarked objects leave
 //!    the remembered set, unmarked large objects are freed, and the old
@@ -30,13 +31,16 @@
 //!
 //! ## Why nothing reachable is missed (Yuasa's deletion barrier)
 //!
-//! Every object reachable at the snapshot is marked: along any path from
-//! a root to it that existed at the snapshot, either every edge survives
-//! until the marker scans it, or some edge was overwritten first, and the
-//! write barrier shades the value an old object's slot held before every
-//! store while marking runs (the snapshot's objects are all old, so only
-//! stores into old objects can delete a snapshot edge; roots were shaded
-//! at the start, so later root changes delete nothing the marker needs).
+//! Every old object reachable at the snapshot is marked. Take a path to
+//! it from a root as it was at the snapshot, and its last young object
+//! (if any): the old object after it was shaded at the start (survivors'
+//! references were), so the rest of the path runs through old objects
+//! only. Along that part, either every edge survives until the marker
+//! scans it, or some edge was overwritten first, and the write barrier
+//! shades the value an old object's slot held before every store while
+//! marking runs. So stores into young objects need no barrier, and later
+//! root changes delete nothing the marker needs (roots were shaded at the
+//! start).
 //! A weak entry read while marking runs is shaded too
 //! ([`Collector::weak_upgraded`](gc_core::Collector::weak_upgraded)): its
 //! target may be reachable only weakly at the snapshot. Every object
@@ -106,13 +110,13 @@ impl State {
         }
     }
 
-    /// The cycle's start (see "The cycle", step 1). The young generation
-    /// must be empty: the minor collection of this safepoint promoted
-    /// everything. Returns the roots shaded.
+    /// The cycle's start (see "The cycle", step 1): the nursery must be
+    /// empty (the minor collection of this safepoint emptied it). Shades
+    /// the roots and what the survivors refer to; returns the roots
+    /// shaded.
     pub(crate) fn start_major(&mut self, sp: &mut Safepoint<'_>) -> u64 {
         debug_assert_eq!(self.cycle, Cycle::Idle);
-        debug_assert_eq!(self.nursery.used() + self.survivors.used(), 0);
-        debug_assert!(self.remembered.is_empty());
+        debug_assert_eq!(self.nursery.used(), 0);
         self.cycle = Cycle::Marking;
         self.marking = true;
         self.marked = 0;
@@ -123,6 +127,21 @@ impl State {
             // SAFETY: roots name live objects (the heap's obligation).
             unsafe { self.shade(*p) }
         });
+        let mut young = std::mem::take(&mut self.young_scratch);
+        // SAFETY: between collections the survivor space holds complete
+        // objects end to end.
+        unsafe { self.survivors.for_each_object(|p| young.push(p)) };
+        for &p in &young {
+            // SAFETY: a survivor: a complete object whose slots name live
+            // objects (a dead survivor's too: nothing has been freed since
+            // the minor collection that copied it).
+            unsafe {
+                p.for_each_ref(|_, c| self.shade(c));
+            }
+        }
+        self.mark_work += young.len() * HEADER_WORK;
+        young.clear();
+        self.young_scratch = young;
         roots
     }
 

@@ -74,8 +74,8 @@ pub(crate) enum Plan {
     /// A whole major cycle, finishing any under way first.
     Full,
     /// The incremental work that is due: a minor collection if `minor`
-    /// (promoting everything if the cycle starts here), then a cycle start
-    /// or one step of the cycle under way.
+    /// (always when the cycle starts here, which needs an empty nursery),
+    /// then a cycle start or one step of the cycle under way.
     Step { minor: bool, start: bool },
 }
 
