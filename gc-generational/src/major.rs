@@ -67,6 +67,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use gc_core::{ObjPtr, RawValue, Safepoint};
 
 use crate::State;
+use crate::pacer::Budget;
 use crate::header::{LARGE, MARK, OLD, meta, set_meta};
 
 /// Slots of one object scanned as one unit of mark work (128 KiB of
@@ -83,6 +84,9 @@ pub(crate) enum Cycle {
     /// Marking is done; the old space is being swept.
     Sweeping,
 }
+
+/// Objects scanned between two looks at the clock.
+const CLOCK_EVERY: u64 = 64;
 
 /// Mark work units charged for an object's header (a slot is 8).
 const HEADER_WORK: usize = 24;
@@ -145,13 +149,13 @@ impl State {
         roots
     }
 
-    /// Scans grey objects for about `budget` work units (a slot is 8, a
-    /// header 24); returns whether the mark stack is empty, and the
-    /// objects scanned.
-    pub(crate) fn mark_step(&mut self, budget: usize) -> (bool, u64) {
+    /// Scans grey objects within `budget` (work units: a slot is 8, a
+    /// header 24; and time); returns whether the mark stack is empty, and
+    /// the objects scanned.
+    pub(crate) fn mark_step(&mut self, budget: Budget) -> (bool, u64) {
         let mut work = 0;
         let mut visited = 0;
-        while work < budget {
+        while work < budget.work {
             let Some((o, from)) = self.mark_stack.pop() else {
                 break;
             };
@@ -170,6 +174,9 @@ impl State {
             }
             work += HEADER_WORK + 8 * (to - from);
             visited += 1;
+            if visited % CLOCK_EVERY == 0 && budget.expired() {
+                break;
+            }
         }
         self.mark_work += work;
         (self.mark_stack.is_empty(), visited)
@@ -202,9 +209,9 @@ impl State {
         self.set_major_trigger();
     }
 
-    /// Sweeps about `budget` bytes of the old space; returns whether the
-    /// cycle is over.
-    pub(crate) fn sweep_step(&mut self, budget: usize) -> bool {
+    /// Sweeps the old space within `budget` (bytes walked, and time);
+    /// returns whether the cycle is over.
+    pub(crate) fn sweep_step(&mut self, budget: Budget) -> bool {
         debug_assert_eq!(self.cycle, Cycle::Sweeping);
         // SAFETY: the sweep was started by `terminate_major`.
         let (done, walked) = unsafe { self.old.sweep(budget) };
@@ -225,11 +232,11 @@ impl State {
             match self.cycle {
                 Cycle::Idle => return visited,
                 Cycle::Marking => {
-                    visited += self.mark_step(usize::MAX).1;
+                    visited += self.mark_step(Budget::UNBOUNDED).1;
                     self.terminate_major(sp);
                 }
                 Cycle::Sweeping => {
-                    self.sweep_step(usize::MAX);
+                    self.sweep_step(Budget::UNBOUNDED);
                 }
             }
         }

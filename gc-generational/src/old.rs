@@ -63,6 +63,7 @@ use gc_core::ObjPtr;
 use gc_core::object::ObjHeader;
 
 use crate::header::{GAP, MARK, TAG, meta, set_meta};
+use crate::pacer::Budget;
 use crate::space::{Chunk, NO_CHUNK};
 
 /// Free runs shorter than this stay gaps instead of becoming holes.
@@ -71,6 +72,8 @@ const MIN_HOLE: usize = 64;
 pub(crate) const MAX_HOLE_OBJECT: usize = 4096;
 /// Chunks swept lazily, at most, before a new chunk is taken.
 const LAZY_SWEEP_CHUNKS: usize = 2;
+/// Bytes swept between two looks at the clock.
+const CLOCK_BYTES: usize = 64 << 10;
 /// Empty standard-size chunks kept for reuse instead of being freed.
 const SPARE_CHUNKS: usize = 2;
 
@@ -349,19 +352,20 @@ impl OldSpace {
         });
     }
 
-    /// Sweeps about `budget` bytes (objects and gaps walked); returns
-    /// whether the sweep is finished, and the bytes walked.
+    /// Sweeps within `budget` (bytes of objects and gaps walked, and
+    /// time); returns whether the sweep is finished, and the bytes walked.
     ///
     /// # Safety
     ///
     /// 1. A major cycle's termination started the sweep, so every object
     ///    in the part still to sweep that is live is marked, and nothing
     ///    can reach an unmarked one (its weak entries were cleared).
-    pub(crate) unsafe fn sweep(&mut self, budget: usize) -> (bool, usize) {
+    pub(crate) unsafe fn sweep(&mut self, budget: Budget) -> (bool, usize) {
         let mut walked = 0;
-        while self.sweep.is_some() && walked < budget {
+        while self.sweep.is_some() && walked < budget.work && !budget.expired() {
+            let left = (budget.work - walked).min(CLOCK_BYTES);
             // SAFETY: obligation 1.
-            walked += unsafe { self.sweep_in_chunk(budget - walked) };
+            walked += unsafe { self.sweep_in_chunk(left) };
         }
         (self.sweep.is_none(), walked)
     }

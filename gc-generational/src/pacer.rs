@@ -22,12 +22,14 @@
 //!   expected to take (the last one's work per live byte, times the
 //!   trigger, plus a quarter) over the runway, so that marking keeps pace
 //!   with allocation and ends before the goal (Go's assist ratio, in work
-//!   per byte allocated). A step pays at most [`MARK_STEP_MAX`]; while
+//!   per byte allocated). A step pays at most [`MARK_STEP_MAX`], and runs
+//!   at most [`STEP_TIME`] (work units cost what the heap's layout makes
+//!   them cost: a step over scattered objects misses the cache); while
 //!   work is still owed, the mutator yields again after [`OWED_GAP`]
 //!   bytes, so a big debt (a minor collection that promoted a whole
 //!   nursery) is paid in several short steps. Past the goal a step may do
-//!   four times as much, and a quarter past it the step finishes the
-//!   marking: a long pause, but the heap's growth stays bounded.
+//!   twice as much, and a quarter past it the step finishes the phase: a
+//!   long pause, but the heap's growth stays bounded.
 //! * Sweeping is paced the same way, in bytes walked per byte of debt,
 //!   over the runway from the termination to the next trigger, within
 //!   [`SWEEP_STEP_MIN`] and [`SWEEP_STEP_MAX`]; allocation also sweeps
@@ -35,6 +37,8 @@
 //! * Stress mode takes tiny steps ([`STRESS_STEP`]) and starts a cycle at
 //!   every safepoint it can, so every interleaving of minor collections,
 //!   allocation, marking and sweeping is exercised.
+
+use std::time::{Duration, Instant};
 
 use gc_core::{CollectKind, Request};
 
@@ -65,6 +69,41 @@ pub(crate) const SWEEP_STEP_MAX: usize = 1 << 20;
 pub(crate) const OWED_GAP: usize = 64 << 10;
 /// The step of either kind in stress mode.
 pub(crate) const STRESS_STEP: usize = 2 << 10;
+
+/// The longest a marking or sweeping step runs (it stops at the first
+/// check after this), whatever its work budget: the cost of a unit of
+/// work varies with how the heap is laid out in memory.
+pub(crate) const STEP_TIME: Duration = Duration::from_micros(500);
+
+/// How much one step may do: `work` units (mark work or bytes swept), and
+/// until `deadline`, whichever ends first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    pub(crate) work: usize,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Budget {
+    /// No bound: finish the phase.
+    pub(crate) const UNBOUNDED: Budget = Budget {
+        work: usize::MAX,
+        deadline: None,
+    };
+
+    /// A bound on work only (stress mode: deterministic steps).
+    fn work(work: usize) -> Budget {
+        Budget {
+            work,
+            deadline: None,
+        }
+    }
+
+    /// Whether the deadline has passed.
+    #[inline]
+    pub(crate) fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
 
 /// What a safepoint does, decided from its request and the pacing state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,32 +168,37 @@ impl State {
 
     /// The budget of the next marking step (work units): the work owed
     /// for the debt since the last step, plus what earlier steps have not
-    /// paid, at most [`MARK_STEP_MAX`] (more once the old generation is
-    /// past its goal, everything once it is a quarter past).
-    pub(crate) fn mark_budget(&mut self, stress: bool) -> usize {
+    /// paid, at most [`MARK_STEP_MAX`] and [`STEP_TIME`] (twice that once
+    /// the old generation is past its goal, everything once it is a
+    /// quarter past).
+    pub(crate) fn mark_budget(&mut self, stress: bool) -> Budget {
         self.budget(stress, self.mark_ratio, MARK_STEP_MIN, MARK_STEP_MAX)
     }
 
     /// The budget of the next sweeping step (bytes walked), the same way
     /// within [`SWEEP_STEP_MIN`] and [`SWEEP_STEP_MAX`].
-    pub(crate) fn sweep_budget(&mut self, stress: bool) -> usize {
+    pub(crate) fn sweep_budget(&mut self, stress: bool) -> Budget {
         self.budget(stress, self.sweep_ratio, SWEEP_STEP_MIN, SWEEP_STEP_MAX)
     }
 
-    fn budget(&mut self, stress: bool, ratio: f64, min: usize, max: usize) -> usize {
+    fn budget(&mut self, stress: bool, ratio: f64, min: usize, max: usize) -> Budget {
         if stress {
-            return STRESS_STEP;
+            return Budget::work(STRESS_STEP);
         }
         self.owed += (self.old_debt as f64 * ratio) as usize;
         let old = self.old_generation() as u64;
-        let cap = if old >= self.major_goal + self.major_goal / 4 {
-            usize::MAX
-        } else if old >= self.major_goal {
-            4 * max
+        if old >= self.major_goal + self.major_goal / 4 {
+            return Budget::UNBOUNDED;
+        }
+        let (cap, time) = if old >= self.major_goal {
+            (2 * max, 2 * STEP_TIME)
         } else {
-            max
+            (max, STEP_TIME)
         };
-        self.owed.clamp(min, cap)
+        Budget {
+            work: self.owed.clamp(min, cap),
+            deadline: Some(Instant::now() + time),
+        }
     }
 
     /// Records `work` done by a step against what is owed.
