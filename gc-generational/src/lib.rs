@@ -350,44 +350,50 @@ impl State {
                 })
             });
         } else if minor || self.yield_due() || stress {
-            match self.cycle {
-                Cycle::Idle => {}
-                Cycle::Marking => {
-                    let budget = self.mark_budget(stress);
-                    let mut done = false;
-                    sp.pause(Phase::Major, self, live_bytes, |st, _| {
-                        let work_before = st.mark_work;
-                        let (empty, visited) = st.mark_step(budget);
-                        st.paid(st.mark_work - work_before);
-                        done = empty;
+            self.cycle_step(sp, stress);
+        }
+    }
+
+    /// One step of the major cycle under way (none when idle), paying for
+    /// the debt since the last step.
+    fn cycle_step(&mut self, sp: &mut Safepoint<'_>, stress: bool) {
+        match self.cycle {
+            Cycle::Idle => {}
+            Cycle::Marking => {
+                let budget = self.mark_budget(stress);
+                let mut done = false;
+                sp.pause(Phase::Major, self, live_bytes, |st, _| {
+                    let work_before = st.mark_work;
+                    let (empty, visited) = st.mark_step(budget);
+                    st.paid(st.mark_work - work_before);
+                    done = empty;
+                    Some(PauseWork {
+                        visited,
+                        ..PauseWork::default()
+                    })
+                });
+                if done {
+                    sp.pause(Phase::MarkTermination, self, live_bytes, |st, sp| {
+                        st.terminate_major(sp);
+                        st.count_swept();
                         Some(PauseWork {
-                            visited,
-                            ..PauseWork::default()
-                        })
-                    });
-                    if done {
-                        sp.pause(Phase::MarkTermination, self, live_bytes, |st, sp| {
-                            st.terminate_major(sp);
-                            st.count_swept();
-                            Some(PauseWork {
-                                live_after: Some(st.marked as u64),
-                                ..PauseWork::default()
-                            })
-                        });
-                    }
-                }
-                Cycle::Sweeping => {
-                    let budget = self.sweep_budget(stress);
-                    sp.pause(Phase::Sweep, self, live_bytes, |st, _| {
-                        st.sweep_step(budget);
-                        let freed = st.old.take_swept() as u64;
-                        st.freed += freed;
-                        Some(PauseWork {
-                            freed: Some(freed),
+                            live_after: Some(st.marked as u64),
                             ..PauseWork::default()
                         })
                     });
                 }
+            }
+            Cycle::Sweeping => {
+                let budget = self.sweep_budget(stress);
+                sp.pause(Phase::Sweep, self, live_bytes, |st, _| {
+                    st.sweep_step(budget);
+                    let freed = st.old.take_swept() as u64;
+                    st.freed += freed;
+                    Some(PauseWork {
+                        freed: Some(freed),
+                        ..PauseWork::default()
+                    })
+                });
             }
         }
         self.old_debt = 0;

@@ -67,8 +67,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use gc_core::{ObjPtr, RawValue, Safepoint};
 
 use crate::State;
-use crate::pacer::Budget;
 use crate::header::{LARGE, MARK, OLD, meta, set_meta};
+use crate::pacer::Budget;
 
 /// Slots of one object scanned as one unit of mark work (128 KiB of
 /// slots, Go's `maxObletBytes`).
