@@ -200,7 +200,12 @@ impl State {
         // SAFETY: remembered objects are allocated until the sweep below.
         self.remembered.retain(|&o| unsafe { meta(o) } & MARK != 0);
         self.sweep_large();
-        self.old.start_sweep();
+        // SAFETY: the mark stack is empty, so every old object reachable at
+        // the snapshot or allocated since is marked (see "Why nothing
+        // reachable is missed"), weak entries to the others were cleared
+        // above and they left the remembered set: nothing can reach an
+        // unmarked one, and marks are cleared only by the sweeper.
+        unsafe { self.old.start_sweep() };
         self.cycle = Cycle::Sweeping;
         // Start measuring survival afresh.
         self.pretenure = false;
@@ -213,7 +218,8 @@ impl State {
     /// returns whether the cycle is over.
     pub(crate) fn sweep_step(&mut self, budget: Budget) -> bool {
         debug_assert_eq!(self.cycle, Cycle::Sweeping);
-        // SAFETY: the sweep was started by `terminate_major`.
+        // SAFETY: the sweep was started by `terminate_major`, which owed
+        // `start_sweep`'s obligation.
         let (done, walked) = unsafe { self.old.sweep(budget) };
         self.paid(walked);
         if done {

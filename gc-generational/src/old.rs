@@ -249,9 +249,9 @@ impl OldSpace {
                     break;
                 }
                 swept += 1;
-                // SAFETY: the sweep was started by a termination that
-                // established which objects are dead (and cleared their
-                // weak entries).
+                // SAFETY: a sweep under way was started by
+                // `start_sweep`, whose caller vouched that every object
+                // still reachable is marked.
                 if !unsafe { self.sweep_one_chunk() } {
                     break;
                 }
@@ -332,9 +332,16 @@ impl OldSpace {
         })
     }
 
-    /// Begins sweeping everything allocated so far (see "Sweeping"): to be
-    /// called when marking has marked every live object of the space.
-    pub(crate) fn start_sweep(&mut self) {
+    /// Begins sweeping everything allocated so far (see "Sweeping"). From
+    /// here on, allocation may sweep lazily, so the obligation is owed at
+    /// once.
+    ///
+    /// # Safety
+    ///
+    /// 1. Every object of the space that anything (a root, a live object's
+    ///    slot, a weak entry) can still reach is marked, and stays so until
+    ///    the sweeper reaches it: an unmarked object will be freed.
+    pub(crate) unsafe fn start_sweep(&mut self) {
         debug_assert!(self.sweep.is_none(), "a sweep is already under way");
         (self.hole_cur, self.hole_end) = (0, 0);
         self.holes.clear();
@@ -357,9 +364,8 @@ impl OldSpace {
     ///
     /// # Safety
     ///
-    /// 1. A major cycle's termination started the sweep, so every object
-    ///    in the part still to sweep that is live is marked, and nothing
-    ///    can reach an unmarked one (its weak entries were cleared).
+    /// 1. The obligation of [`OldSpace::start_sweep`] holds for the sweep
+    ///    under way: every object still reachable is marked.
     pub(crate) unsafe fn sweep(&mut self, budget: Budget) -> (bool, usize) {
         let mut walked = 0;
         while self.sweep.is_some() && walked < budget.work && !budget.expired() {
