@@ -227,6 +227,18 @@ fn pretenured_allocation_stays_within_the_goal() {
     // object (2 MB live), 60,000 replacements (60 MB allocated).
     let slots = 2_000;
     let table = h.mutate(|m| m.persist(m.alloc_filled(1, slots, Value::NIL, &[]).unwrap()));
+    let floor = (4u64 << 20).max(16 * nursery as u64);
+    // The goal the last termination set (the floor before the first).
+    let goal = |events: &[GcEvent]| {
+        events
+            .iter()
+            .rev()
+            .find(|e| e.phase == Phase::MarkTermination)
+            .map_or(floor, |e| {
+                ((e.live_after as f64 * (1.0 + growth)) as u64).max(floor)
+            })
+    };
+    let bound = 3 * nursery as u64;
     let mut i = 0;
     let mut pretenured = false;
     while i < 60_000 {
@@ -239,6 +251,10 @@ fn pretenured_allocation_stays_within_the_goal() {
             }
             m.persist(m.alloc(2, &[], b"probe").unwrap())
         });
+        // At every safepoint (the one that ended the call above).
+        let live = h.counters().live_bytes;
+        let g = goal(&events.borrow());
+        assert!(live <= g + bound, "live {live} over the goal {g} + 3 nurseries");
         // A new object that a minor collection does not move was born old.
         let addr = |h: &mut Heap<Generational>| h.mutate(|m| m.fetch(&probe).as_ptr().addr());
         let before = addr(&mut h);
@@ -246,19 +262,14 @@ fn pretenured_allocation_stays_within_the_goal() {
         pretenured |= addr(&mut h) == before;
     }
     assert!(pretenured, "the workload never switched to pretenuring");
-    let floor = (4u64 << 20).max(16 * nursery as u64);
-    let mut goal = floor;
+    // And inside every pause.
+    let events = events.borrow();
     let mut terminations = 0;
-    for e in events.borrow().iter() {
+    for (k, e) in events.iter().enumerate() {
         let live = e.live_before.max(e.live_after);
-        assert!(
-            live <= goal + 3 * nursery as u64,
-            "{e}: live {live} over the goal {goal} + 3 nurseries"
-        );
-        if e.phase == Phase::MarkTermination {
-            terminations += 1;
-            goal = ((e.live_after as f64 * (1.0 + growth)) as u64).max(floor);
-        }
+        let g = goal(&events[..k]);
+        assert!(live <= g + bound, "{e}: live {live} over the goal {g} + 3 nurseries");
+        terminations += usize::from(e.phase == Phase::MarkTermination);
     }
     assert!(terminations >= 3, "only {terminations} major cycles");
 }
