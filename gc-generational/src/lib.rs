@@ -203,6 +203,9 @@ use old::OldSpace;
 use pacer::Plan;
 use space::Space;
 
+/// Spare old-space chunks returned to the system per step, at most.
+const TRIM_SPARES: usize = 4;
+
 /// Chunk size of the survivor and old spaces.
 const CHUNK: usize = 1 << 20;
 
@@ -367,6 +370,7 @@ impl State {
     /// One step of the major cycle under way (none when idle), paying for
     /// the debt since the last step.
     fn cycle_step(&mut self, sp: &mut Safepoint<'_>, stress: bool) {
+        self.old.trim_spares(TRIM_SPARES);
         match self.cycle {
             Cycle::Idle => {}
             Cycle::Marking => {

@@ -49,9 +49,12 @@
 //! never seen by this sweep, so they need no mark. In the recorded part, a
 //! marked object survives and loses its mark; an unmarked one is dead: its
 //! bytes join the current free run. A chunk's runs become holes when the
-//! sweeper finishes the chunk; a chunk found entirely free is returned to
-//! the system (or kept as one of [`SPARE_CHUNKS`] spares) when the sweep
-//! ends, except the one that was being bumped when the sweep began.
+//! sweeper finishes the chunk; a chunk found entirely free becomes a spare
+//! when the sweep ends (except the one that was being bumped when the
+//! sweep began): new chunks are taken from the spares first, and spares
+//! beyond [`SPARE_CHUNKS`] go back to the system a few at a time
+//! ([`OldSpace::trim_spares`]), since returning hundreds of chunks at once
+//! is a pause of its own.
 //! [`OldSpace::sweep`] does a bounded amount of this at a time.
 
 use std::collections::VecDeque;
@@ -74,7 +77,7 @@ pub(crate) const MAX_HOLE_OBJECT: usize = 4096;
 const LAZY_SWEEP_CHUNKS: usize = 2;
 /// Bytes swept between two looks at the clock.
 const CLOCK_BYTES: usize = 64 << 10;
-/// Empty standard-size chunks kept for reuse instead of being freed.
+/// Empty chunks kept for reuse however long they stay unused.
 const SPARE_CHUNKS: usize = 2;
 
 /// The first word at `addr`.
@@ -476,7 +479,18 @@ impl OldSpace {
         walked
     }
 
-    /// Ends the sweep: releases the chunks found entirely free.
+    /// Returns at most `n` spare chunks beyond [`SPARE_CHUNKS`] to the
+    /// system.
+    pub(crate) fn trim_spares(&mut self, n: usize) {
+        for _ in 0..n {
+            if self.spare.len() <= SPARE_CHUNKS {
+                break;
+            }
+            self.spare.pop();
+        }
+    }
+
+    /// Ends the sweep: the chunks found entirely free become spares.
     fn finish_sweep(&mut self) {
         let Some(sw) = self.sweep.take() else {
             return;
@@ -489,9 +503,9 @@ impl OldSpace {
         for (i, c) in old.into_iter().enumerate() {
             if empty.next_if_eq(&i).is_some() {
                 self.capacity -= c.cap;
-                if c.cap == self.chunk_size && self.spare.len() < SPARE_CHUNKS {
-                    self.spare.push(c);
-                }
+                // Freed a few at a time by `trim_spares`: returning
+                // hundreds of chunks to the system at once is a pause.
+                self.spare.push(c);
             } else {
                 self.chunks.push(c);
             }
