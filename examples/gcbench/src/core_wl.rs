@@ -9,16 +9,19 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gc_runtime::{CollectKind, Collector, Gc, Heap, HeapVisitor, Mutator, Persistent, Value};
+use gc_runtime::{
+    AllocError, CollectKind, Collector, Gc, Heap, HeapVisitor, Mutator, Persistent, Value,
+};
 
 use crate::lru::{LruIndex, Op, value_len};
 use crate::metrics::Pause;
-use crate::run::{Probe, Shape, Workload};
+use crate::run::{Probe, Shape, WINDOW_OBJECT, Workload};
 
 const NODE: u16 = 1;
 const ARRAY: u16 = 2;
 const ENTRY: u16 = 3;
 const VALUE: u16 = 4;
+const BLOB: u16 = 5;
 
 /// Value bytes (the content does not matter; the length does).
 static FILL: [u8; 256] = [7; 256];
@@ -120,6 +123,7 @@ impl HeapVisitor for CoreRun {
                 cycles(&mut heap, &mut probe, &s, live)
             }
             Workload::Lru => lru(&mut heap, &mut probe, &s),
+            Workload::Window => window(&mut heap, &mut probe, &s),
             Workload::Lox => {
                 let mut p = lox_run(heap, probe, events, &s);
                 p.terminations = std::mem::take(&mut *terms.borrow_mut());
@@ -343,4 +347,35 @@ fn lru<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) {
         });
     });
     probe.checksum = sum;
+}
+
+/// `window`: one table object of `window_slots` slots; step `i` puts a new
+/// 1 KiB object (holding the number `i`) in slot `i % window_slots`, one
+/// `mutate` call per step, so that a step's latency includes the safepoint
+/// on entry to its call. An allocation refused at the heap limit is
+/// retried after a full collection, as an interpreter does (the Lox VM's
+/// `Step::Oom`), and that counts in the step too.
+fn window<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) {
+    static BYTES: [u8; WINDOW_OBJECT] = [7; WINDOW_OBJECT];
+    let table =
+        heap.mutate(|m| m.persist(must(m.alloc_filled(ARRAY, s.window_slots, Value::NIL, &[]))));
+    probe.live_target_bytes = Some(s.window_live_bytes());
+    probe.timed_ops(s.window_overwrites, |_, i| {
+        let write = |m: &Mutator<'_, C>| -> Result<(), AllocError> {
+            let b = m.alloc(BLOB, &[Value::number(i as f64)], &BYTES)?;
+            m.set(m.fetch(&table), i % s.window_slots, b.into());
+            Ok(())
+        };
+        if heap.mutate(write).is_err() {
+            heap.collect(CollectKind::Full);
+            must(heap.mutate(write));
+        }
+    });
+    probe.checksum = heap.mutate(|m| {
+        let t = m.fetch(&table);
+        (0..t.len())
+            .filter_map(|i| t.get(i).as_gc()?.get(0).as_number())
+            .map(|n| n as u64)
+            .sum()
+    });
 }
