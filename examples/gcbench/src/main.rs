@@ -335,10 +335,21 @@ fn spawn_child(cli: &Cli, w: Workload, b: Backend, rep: usize) -> RunResult {
         }
         Ok(out) => {
             let err = String::from_utf8_lossy(&out.stderr);
-            let last = err
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+            // A panic's message is the line after "panicked at" (a
+            // backtrace, with RUST_BACKTRACE set, follows it); otherwise
+            // the last line that says something.
+            let lines: Vec<&str> = err.lines().collect();
+            let last = lines
+                .iter()
+                .position(|l| l.contains("panicked at"))
+                .and_then(|i| lines.get(i + 1))
+                .or_else(|| {
+                    lines
+                        .iter()
+                        .rev()
+                        .find(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+                })
+                .copied()
                 .unwrap_or("no message");
             RunResult::failed(
                 w,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-use gc_runtime::gc_core::PauseHistogram;
+use gc_runtime::gc_core::{PauseHistogram, PauseSummary};
 
 use crate::metrics::{self, LatencyUs, MMU_WINDOWS_MS, Mmu, Pause};
 
@@ -197,6 +197,10 @@ pub struct Probe {
     pub metered_ns: Vec<u64>,
     /// Pauses timed by the driver (peers whose collection it calls).
     pub pauses: Vec<(Pause, &'static str)>,
+    /// Pause summaries (all, and by phase) where the pauses were too many
+    /// to keep (`window` on gc-core backends: the heap's own histograms);
+    /// they replace `pauses`, and MMU is then not computed.
+    pub pause_summary: Option<(PauseJson, std::collections::BTreeMap<String, PauseJson>)>,
     pub rss_samples: Vec<(f64, u64)>,
     last_sample: Instant,
     pub live_bytes_end: Option<u64>,
@@ -223,6 +227,7 @@ impl Probe {
             ops_over_1ms: None,
             metered_ns: Vec::new(),
             pauses: Vec::new(),
+            pause_summary: None,
             rss_samples: vec![(0.0, metrics::current_rss())],
             last_sample: now,
             live_bytes_end: None,
@@ -343,6 +348,19 @@ pub struct PauseJson {
 }
 
 impl PauseJson {
+    pub fn from_summary(s: &PauseSummary) -> PauseJson {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        PauseJson {
+            count: s.count,
+            total_ms: s.total.as_secs_f64() * 1e3,
+            p50_us: us(s.p50),
+            p90_us: us(s.p90),
+            p99_us: us(s.p99),
+            p999_us: us(s.p999),
+            max_us: us(s.max),
+        }
+    }
+
     pub fn from_ns(mut ns: Vec<u64>) -> PauseJson {
         ns.sort_unstable();
         let q = |q| metrics::percentile(&ns, q).map_or(0.0, |v| v as f64 / 1e3);
@@ -526,7 +544,9 @@ impl RunResult {
     ) -> RunResult {
         let total = probe.start.elapsed();
         let (cpu, peak) = metrics::rusage();
-        let (pauses, by_phase, mmu) = if probe.pauses_measured {
+        let (pauses, by_phase, mmu) = if let Some((all, phases)) = probe.pause_summary.take() {
+            (Some(all), Some(phases), None)
+        } else if probe.pauses_measured {
             let all: Vec<u64> = probe
                 .pauses
                 .iter()
