@@ -121,22 +121,13 @@ macro_rules! on_every_backend {
     ($($(#[$doc:meta])* $name:ident: $program:literal, $min_in_use:expr;)*) => {$(
         $(#[$doc])*
         mod $name {
-            #[test]
-            fn nogc() {
-                super::exhausts_the_heap("nogc", $program, $min_in_use);
-            }
-            #[test]
-            fn refcount() {
-                super::exhausts_the_heap("refcount", $program, $min_in_use);
-            }
-            #[test]
-            fn generational() {
-                super::exhausts_the_heap("generational", $program, $min_in_use);
-            }
-            #[test]
-            fn tricolor() {
-                super::exhausts_the_heap("tricolor", $program, $min_in_use);
-            }
+            on_every_backend!(@each $program, $min_in_use; nogc refcount generational tricolor);
+        }
+    )*};
+    (@each $program:literal, $min_in_use:expr; $($gc:ident)*) => {$(
+        #[test]
+        fn $gc() {
+            super::exhausts_the_heap(stringify!($gc), $program, $min_in_use);
         }
     )*};
 }
