@@ -39,6 +39,8 @@ struct Run {
 
 /// Runs `lox --gc GC --heap-limit 256MB tests/oom/PROGRAM`, reaping it
 /// with `wait4` for its peak RSS.
+// The child is reaped by `wait4`, which clippy does not know waits.
+#[allow(clippy::zombie_processes)]
 fn run(gc: &str, program: &str) -> Run {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "oom", program]
         .iter()
