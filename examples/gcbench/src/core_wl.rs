@@ -403,3 +403,48 @@ fn window<C: Collector>(heap: &mut Heap<C>, probe: &mut Probe, s: &Shape) {
             .sum()
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use gc_runtime::{HeapConfig, Strategy};
+
+    use super::CoreRun;
+    use crate::run::{Shape, Size, Workload};
+
+    /// `window` leaves in each slot the object of its last overwrite, on
+    /// every backend, the peers included, and times every overwrite; under
+    /// a heap limit a little over its live data it runs to the end on the
+    /// collecting backends (retrying after a full collection when needed).
+    #[test]
+    fn window_keeps_the_last_object_of_every_slot() {
+        let mut shape = Shape::new(Size::S10MB, true);
+        shape.window_slots = 500;
+        shape.window_overwrites = 5_250;
+        let expected: u64 = (4_750..5_250).sum();
+        let limited = HeapConfig::default()
+            .with_heap_limit(1 << 20)
+            .with_nursery_bytes(64 << 10);
+        for s in Strategy::ALL {
+            let mut configs = vec![HeapConfig::default()];
+            if s != Strategy::NoGc {
+                configs.push(limited.clone());
+            }
+            for config in configs {
+                let run = CoreRun {
+                    workload: Workload::Window,
+                    shape,
+                };
+                let p = s.run(config, run).unwrap();
+                assert_eq!(p.checksum, expected, "{s}");
+                assert_eq!(p.ops_over_1ms.is_some(), p.unit_summary.is_some());
+                assert!(p.unit_summary.is_some() && p.pause_summary.is_some(), "{s}");
+            }
+        }
+        let rc = crate::peers::run::<crate::peers::RcPeer>(Workload::Window, &shape);
+        assert_eq!(rc.checksum, expected);
+        assert_eq!(
+            crate::arena::run(Workload::Window, &shape).checksum,
+            expected
+        );
+    }
+}

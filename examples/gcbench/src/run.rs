@@ -25,7 +25,9 @@ pub enum Workload {
     Lru,
     /// A Lox script (binary trees) through the Lox VM (gc-core backends).
     Lox,
-    /// A table of 1 KiB objects, each overwritten in turn by a new one.
+    /// A 200,000-slot table of 1 KiB objects, each overwritten in turn by a
+    /// new one (10 million times): worst and p99 overwrite latency, peak
+    /// RSS over live data (not on nogc).
     Window,
 }
 
