@@ -122,6 +122,12 @@ struct Cli {
     /// Reduced sizes: every backend on every workload in under two minutes.
     #[arg(long)]
     quick: bool,
+    /// Run the gc-core backends under this heap limit (bytes, or with a
+    /// binary suffix: 256MB = 256 x 2^20) and check their peak RSS
+    /// against it: the table notes RSS / limit and whether it is within
+    /// limit x 1.1 + 32 MB. The peers have no heap limit and are skipped.
+    #[arg(long, value_name = "SIZE", value_parser = lox::parse_size)]
+    heap_limit: Option<usize>,
     /// Print one JSON object per run on stdout (the table goes to stderr).
     #[arg(long)]
     json: bool,
@@ -252,6 +258,11 @@ fn child(cli: &Cli) -> ExitCode {
     };
     let mut shape = Shape::new(cli.size, cli.quick);
     shape.live_objects = cli.live;
+    let mut config = HeapConfig::default();
+    if let Some(limit) = cli.heap_limit {
+        let nursery = config.nursery_bytes.min(limit);
+        config = config.with_heap_limit(limit).with_nursery_bytes(nursery);
+    }
     let probe = match backend {
         Backend::Rc => peers::run::<peers::RcPeer>(workload, &shape),
         Backend::RustGc => peers::run::<peers::RustGcPeer>(workload, &shape),
@@ -261,7 +272,7 @@ fn child(cli: &Cli) -> ExitCode {
         Backend::All => unreachable!("expanded by the parent"),
         core => {
             let strategy = core.strategy().expect("a gc-core backend");
-            match strategy.run(HeapConfig::default(), core_wl::CoreRun { workload, shape }) {
+            match strategy.run(config, core_wl::CoreRun { workload, shape }) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("gcbench: {e}");
@@ -271,7 +282,10 @@ fn child(cli: &Cli) -> ExitCode {
         }
     };
     let size = (workload == Workload::UnitLatency).then_some(cli.size);
-    let r = RunResult::from_probe(workload, backend.name(), size, cli.rep, probe, cli.timeline);
+    let mut r = RunResult::from_probe(workload, backend.name(), size, cli.rep, probe, cli.timeline);
+    if backend.strategy().is_some() {
+        r.heap_limit = cli.heap_limit.map(|n| n as u64);
+    }
     println!("{}", serde_json::to_string(&r).expect("results serialise"));
     ExitCode::SUCCESS
 }
@@ -300,6 +314,9 @@ fn spawn_child(cli: &Cli, w: Workload, b: Backend, rep: usize) -> RunResult {
     if cli.quick {
         cmd.arg("--quick");
     }
+    if let Some(limit) = cli.heap_limit {
+        cmd.args(["--heap-limit", &limit.to_string()]);
+    }
     if cli.plot.is_some() {
         cmd.arg("--timeline");
     }
@@ -318,10 +335,21 @@ fn spawn_child(cli: &Cli, w: Workload, b: Backend, rep: usize) -> RunResult {
         }
         Ok(out) => {
             let err = String::from_utf8_lossy(&out.stderr);
-            let last = err
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+            // A panic's message is the line after "panicked at" (a
+            // backtrace, with RUST_BACKTRACE set, follows it); otherwise
+            // the last line that says something.
+            let lines: Vec<&str> = err.lines().collect();
+            let last = lines
+                .iter()
+                .position(|l| l.contains("panicked at"))
+                .and_then(|i| lines.get(i + 1))
+                .or_else(|| {
+                    lines
+                        .iter()
+                        .rev()
+                        .find(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+                })
+                .copied()
                 .unwrap_or("no message");
             RunResult::failed(
                 w,
@@ -351,11 +379,19 @@ fn parent(cli: Cli) -> ExitCode {
         };
     backends.dedup();
 
-    let runnable = |w: Workload, b: Backend| w.peers_can_run() || b.strategy().is_some();
-    if workloads.contains(&Workload::Lox) && backends.iter().any(|&b| !runnable(Workload::Lox, b)) {
+    let limited = cli.heap_limit.is_some();
+    let runnable = |w: Workload, b: Backend| runnable(w, b, limited);
+    if limited && backends.iter().any(|b| b.strategy().is_none()) {
+        eprintln!("gcbench: --heap-limit runs the gc-core backends only (the peers have no limit)");
+    } else if workloads.contains(&Workload::Lox)
+        && backends.iter().any(|&b| !runnable(Workload::Lox, b))
+    {
         eprintln!(
             "gcbench: the lox workload runs on gc-core backends only (the peers have no Lox VM)"
         );
+    }
+    if workloads.contains(&Workload::Window) && backends.contains(&Backend::Nogc) {
+        eprintln!("gcbench: the window workload does not run on nogc (it never frees)");
     }
     let total: usize = workloads
         .iter()
@@ -417,6 +453,26 @@ fn parent(cli: Cli) -> ExitCode {
     }
 }
 
+/// Whether `b` runs `w` (with `--heap-limit` if `limited`). `nogc`
+/// never frees, so it does not run `window`, which allocates 50 times its
+/// live data (10 GB in full mode).
+fn runnable(w: Workload, b: Backend, limited: bool) -> bool {
+    if w == Workload::Window && b == Backend::Nogc {
+        return false;
+    }
+    b.strategy().is_some() || (w.peers_can_run() && !limited)
+}
+
+/// `window`'s bounds: the worst overwrite at most 1 ms, peak RSS at most
+/// 2.5 x the live data.
+const WINDOW_MAX_US: f64 = 1000.0;
+const WINDOW_RSS_OVER_LIVE: f64 = 2.5;
+
+/// `--heap-limit`'s bound: peak RSS at most limit x 1.1 + 32 MiB.
+fn rss_bound(limit: u64) -> f64 {
+    limit as f64 * 1.1 + f64::from(32u32 << 20)
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
@@ -445,10 +501,14 @@ fn render_table(
     let mode = if cli.quick { "quick" } else { "full" };
     out += &format!(
         "gcbench ({mode}, {} rep{}, unit-latency size {}; medians; x rc = ratio to rc's time in the same repetition;\n\
-         unit/meter p999 in us: closed-loop and fixed-rate unit latency)\n",
+         unit/meter p999 in us: closed-loop and fixed-rate unit latency){}\n",
         cli.reps,
         if cli.reps == 1 { "" } else { "s" },
-        cli.size.name()
+        cli.size.name(),
+        cli.heap_limit.map_or(String::new(), |l| format!(
+            "\nheap limit {:.1} MB on the gc-core backends (bound: peak RSS <= limit x 1.1 + 32 MB)",
+            l as f64 / (1 << 20) as f64
+        ))
     );
     for &w in workloads {
         out += &format!(
@@ -476,7 +536,7 @@ fn render_table(
         let mut checksums = BTreeMap::<u64, Vec<&str>>::new();
         for &b in backends
             .iter()
-            .filter(|&&b| w.peers_can_run() || b.strategy().is_some())
+            .filter(|&&b| runnable(w, b, cli.heap_limit.is_some()))
         {
             let rs: Vec<&&RunResult> = runs.iter().filter(|r| r.backend == b.name()).collect();
             let ok: Vec<&&RunResult> = rs.iter().copied().filter(|r| r.error.is_none()).collect();
@@ -501,6 +561,47 @@ fn render_table(
                     _ if !reclaimed.is_empty() => notes.push("LEAKED cycles".into()),
                     _ => {}
                 }
+            }
+            if w == Workload::Window {
+                let max = med(&|r| r.unit_latency_us.map(|u| u.max));
+                let p99 = med(&|r| r.unit_latency_us.map(|u| u.p99));
+                let over_live = med(&|r| {
+                    r.live_target_bytes
+                        .map(|l| r.peak_rss_bytes as f64 / l as f64)
+                });
+                let slow = med(&|r| r.ops_over_1ms.map(|n| n as f64));
+                if let (Some(max), Some(p99), Some(x), Some(slow)) = (max, p99, over_live, slow) {
+                    notes.push(format!(
+                        "overwrite p99 {p99:.1} us, max {:.3} ms{}; RSS/live {x:.2}x{}",
+                        max / 1e3,
+                        if max > WINDOW_MAX_US {
+                            format!(" (OVER 1 ms; {slow:.0} over)")
+                        } else {
+                            String::new()
+                        },
+                        if x > WINDOW_RSS_OVER_LIVE {
+                            " (OVER 2.5x)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            let limit = ok.iter().find_map(|r| r.heap_limit);
+            if let (Some(limit), Some(rss)) = (limit, med(&|r| Some(r.peak_rss_bytes as f64))) {
+                let over = rss - rss_bound(limit);
+                notes.push(format!(
+                    "RSS/limit {:.2}{}",
+                    rss / limit as f64,
+                    if over > 0.0 {
+                        format!(
+                            " (OVER limit x 1.1 + 32 MB by {:.1} MB)",
+                            over / (1 << 20) as f64
+                        )
+                    } else {
+                        " (within limit x 1.1 + 32 MB)".to_owned()
+                    }
+                ));
             }
             let ratio = median(
                 ok.iter()

@@ -22,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 use crate::lru::{LruIndex, Op, value_len};
-use crate::run::{Probe, Rng, Shape, Workload};
+use crate::run::{Probe, Rng, Shape, WINDOW_OBJECT, Workload};
 
 thread_local! {
     static CREATED: Cell<u64> = const { Cell::new(0) };
@@ -402,6 +402,16 @@ pub fn run<X: Peer>(workload: Workload, s: &Shape) -> Probe {
                 }
             });
             probe.checksum = sum;
+        }
+        Workload::Window => {
+            static BYTES: [u8; WINDOW_OBJECT] = [7; WINDOW_OBJECT];
+            let mut table: Vec<Option<X::P>> = vec![None; s.window_slots];
+            probe.live_target_bytes = Some(s.window_live_bytes());
+            probe.timed_ops(s.window_overwrites, |probe, i| {
+                X::boundary(probe);
+                table[i % s.window_slots] = Some(X::node(None, None, i as f64, &BYTES));
+            });
+            probe.checksum = table.iter().flatten().map(|p| X::num(p) as u64).sum();
         }
         Workload::Lox => unreachable!("lox is rejected before a run starts"),
     }

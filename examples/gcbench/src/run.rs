@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
+use gc_runtime::gc_core::{PauseHistogram, PauseSummary};
+
 use crate::metrics::{self, LatencyUs, MMU_WINDOWS_MS, Mmu, Pause};
 
 /// The workloads, named as `--workload` spells them.
@@ -23,15 +25,20 @@ pub enum Workload {
     Lru,
     /// A Lox script (binary trees) through the Lox VM (gc-core backends).
     Lox,
+    /// A 200,000-slot table of 1 KiB objects, each overwritten in turn by a
+    /// new one (10 million times): worst and p99 overwrite latency, peak
+    /// RSS over live data (not on nogc).
+    Window,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 6] = [
         Workload::Gcbench,
         Workload::UnitLatency,
         Workload::Cycles,
         Workload::Lru,
         Workload::Lox,
+        Workload::Window,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +48,7 @@ impl Workload {
             Workload::Cycles => "cycles",
             Workload::Lru => "lru",
             Workload::Lox => "lox",
+            Workload::Window => "window",
         }
     }
 
@@ -88,6 +96,9 @@ impl Size {
 /// smaller or larger).
 pub const CORE_NODE_BYTES: usize = 48;
 
+/// Bytes of every object that `window` writes.
+pub const WINDOW_OBJECT: usize = 1024;
+
 /// The parameters of every workload, derived from the command line.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Shape {
@@ -114,6 +125,10 @@ pub struct Shape {
     pub seed: u64,
     /// Deepest tree of the `lox` workload's script.
     pub lox_depth: u32,
+    /// Slots of `window`'s table.
+    pub window_slots: usize,
+    /// Overwrites `window` makes (slot `i % window_slots` at step `i`).
+    pub window_overwrites: usize,
 }
 
 impl Shape {
@@ -148,6 +163,8 @@ impl Shape {
             batch_nodes: 1 << 16,
             seed: 0x5eed_1234,
             lox_depth: if quick { 14 } else { 16 },
+            window_slots: if quick { 50_000 } else { 200_000 },
+            window_overwrites: if quick { 1_000_000 } else { 10_000_000 },
         }
     }
 
@@ -156,6 +173,12 @@ impl Shape {
 
     pub fn tree_size(depth: u32) -> usize {
         (1usize << (depth + 1)) - 1
+    }
+
+    /// The data `window` keeps live: its objects' bytes (what the RSS
+    /// bound is stated over; every backend adds its own headers).
+    pub fn window_live_bytes(&self) -> u64 {
+        (self.window_slots * WINDOW_OBJECT) as u64
     }
 
     /// GCBench's `NumIters`.
@@ -168,12 +191,23 @@ impl Shape {
 pub struct Probe {
     pub start: Instant,
     pub unit_ns: Vec<u64>,
+    /// Unit latency summarised as it was measured, for workloads with too
+    /// many units to keep every sample ([`Probe::timed_ops`]).
+    pub unit_summary: Option<LatencyUs>,
+    /// How many of those took longer than 1 ms.
+    pub ops_over_1ms: Option<u64>,
     pub metered_ns: Vec<u64>,
     /// Pauses timed by the driver (peers whose collection it calls).
     pub pauses: Vec<(Pause, &'static str)>,
+    /// Pause summaries (all, and by phase) where the pauses were too many
+    /// to keep (`window` on gc-core backends: the heap's own histograms);
+    /// they replace `pauses`, and MMU is then not computed.
+    pub pause_summary: Option<(PauseJson, std::collections::BTreeMap<String, PauseJson>)>,
     pub rss_samples: Vec<(f64, u64)>,
     last_sample: Instant,
     pub live_bytes_end: Option<u64>,
+    /// See [`RunResult::live_target_bytes`].
+    pub live_target_bytes: Option<u64>,
     pub allocated_bytes: Option<u64>,
     pub reclaimed_all: Option<bool>,
     pub reclaim_s: Option<f64>,
@@ -191,11 +225,15 @@ impl Probe {
         Probe {
             start: now,
             unit_ns: Vec::new(),
+            unit_summary: None,
+            ops_over_1ms: None,
             metered_ns: Vec::new(),
             pauses: Vec::new(),
+            pause_summary: None,
             rss_samples: vec![(0.0, metrics::current_rss())],
             last_sample: now,
             live_bytes_end: None,
+            live_target_bytes: None,
             allocated_bytes: None,
             reclaimed_all: None,
             reclaim_s: None,
@@ -242,6 +280,32 @@ impl Probe {
         r
     }
 
+    /// Runs `n` timed operations closed-loop, each one's latency recorded
+    /// in a histogram (two significant digits, exact maximum) instead of a
+    /// sample vector: `window` makes 10 million of them, whose samples
+    /// would be 80 MB of the RSS it measures.
+    pub fn timed_ops(&mut self, n: usize, mut op: impl FnMut(&mut Probe, usize)) {
+        let mut hist = PauseHistogram::default();
+        let mut over_1ms = 0;
+        for i in 0..n {
+            let t = Instant::now();
+            op(self, i);
+            let d = t.elapsed();
+            hist.record(d);
+            over_1ms += u64::from(d > Duration::from_millis(1));
+            self.tick();
+        }
+        self.ops_over_1ms = Some(over_1ms);
+        let s = hist.summary();
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        self.unit_summary = (s.count > 0).then(|| LatencyUs {
+            p50: us(s.p50),
+            p99: us(s.p99),
+            p999: us(s.p999),
+            max: us(s.max),
+        });
+    }
+
     /// Runs `units` timed units (closed loop: each starts when the previous
     /// one ends), then `metered` units scheduled at a fixed rate (half the
     /// throughput the closed loop showed), whose latency counts from the
@@ -286,6 +350,19 @@ pub struct PauseJson {
 }
 
 impl PauseJson {
+    pub fn from_summary(s: &PauseSummary) -> PauseJson {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        PauseJson {
+            count: s.count,
+            total_ms: s.total.as_secs_f64() * 1e3,
+            p50_us: us(s.p50),
+            p90_us: us(s.p90),
+            p99_us: us(s.p99),
+            p999_us: us(s.p999),
+            max_us: us(s.max),
+        }
+    }
+
     pub fn from_ns(mut ns: Vec<u64>) -> PauseJson {
         ns.sort_unstable();
         let q = |q| metrics::percentile(&ns, q).map_or(0.0, |v| v as f64 / 1e3);
@@ -397,6 +474,15 @@ pub struct RunResult {
     pub unit_latency_us: Option<LatencyUs>,
     pub metered_latency_us: Option<LatencyUs>,
     pub peak_rss_bytes: u64,
+    /// The heap limit the run had (`--heap-limit`; gc-core backends).
+    #[serde(default)]
+    pub heap_limit: Option<u64>,
+    /// The data the workload keeps live by construction (`window`).
+    #[serde(default)]
+    pub live_target_bytes: Option<u64>,
+    /// Operations slower than 1 ms (`window`'s overwrites).
+    #[serde(default)]
+    pub ops_over_1ms: Option<u64>,
     pub live_bytes_end: Option<u64>,
     pub allocated_bytes: Option<u64>,
     pub alloc_rate_mb_s: Option<f64>,
@@ -434,6 +520,9 @@ impl RunResult {
             unit_latency_us: None,
             metered_latency_us: None,
             peak_rss_bytes: 0,
+            heap_limit: None,
+            live_target_bytes: None,
+            ops_over_1ms: None,
             live_bytes_end: None,
             allocated_bytes: None,
             alloc_rate_mb_s: None,
@@ -457,7 +546,9 @@ impl RunResult {
     ) -> RunResult {
         let total = probe.start.elapsed();
         let (cpu, peak) = metrics::rusage();
-        let (pauses, by_phase, mmu) = if probe.pauses_measured {
+        let (pauses, by_phase, mmu) = if let Some((all, phases)) = probe.pause_summary.take() {
+            (Some(all), Some(phases), None)
+        } else if probe.pauses_measured {
             let all: Vec<u64> = probe
                 .pauses
                 .iter()
@@ -512,9 +603,14 @@ impl RunResult {
             pauses_by_phase: by_phase,
             mmu,
             pacer: PacerJson::new(&probe.terminations),
-            unit_latency_us: LatencyUs::from_ns(&mut probe.unit_ns),
+            unit_latency_us: probe
+                .unit_summary
+                .or_else(|| LatencyUs::from_ns(&mut probe.unit_ns)),
             metered_latency_us: LatencyUs::from_ns(&mut probe.metered_ns),
             peak_rss_bytes: peak,
+            heap_limit: None,
+            live_target_bytes: probe.live_target_bytes,
+            ops_over_1ms: probe.ops_over_1ms,
             live_bytes_end: probe.live_bytes_end,
             allocated_bytes: probe.allocated_bytes,
             alloc_rate_mb_s: probe

@@ -9,30 +9,34 @@ fn gcbench(args: &[&str]) -> std::process::Output {
         .expect("gcbench runs")
 }
 
-#[test]
-fn json_lines_have_the_documented_keys() {
-    let out = gcbench(&[
+/// `gcbench --quick --json --workload cycles --backend rc EXTRA...`,
+/// which must succeed, and its JSON lines.
+fn quick_cycles_json(extra: &[&str]) -> (std::process::Output, Vec<serde_json::Value>) {
+    let mut args = vec![
         "--quick",
         "--json",
         "--workload",
         "cycles",
         "--backend",
         "rc",
-        "--backend",
-        "nogc",
-        "--reps",
-        "2",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = gcbench(&args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout
+    let lines = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
         .collect();
+    (out, lines)
+}
+
+#[test]
+fn json_lines_have_the_documented_keys() {
+    let (out, lines) = quick_cycles_json(&["--backend", "nogc", "--reps", "2"]);
     assert_eq!(lines.len(), 4, "two backends, two repetitions");
     for v in &lines {
         for key in [
@@ -82,9 +86,30 @@ fn unknown_names_are_usage_errors() {
 
 #[test]
 fn unavailable_selections_say_why() {
-    let out = gcbench(&["--workload", "lox", "--backend", "rc"]);
+    for (args, why) in [
+        (["lox", "rc"], "gc-core backends only"),
+        (["window", "nogc"], "does not run on nogc"),
+    ] {
+        let out = gcbench(&["--workload", args[0], "--backend", args[1]]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{err}");
+        assert!(err.contains("nothing to run"), "{err}");
+    }
+}
+
+#[test]
+fn heap_limit_runs_the_gc_core_backends_and_reports_rss_over_it() {
+    let (out, lines) = quick_cycles_json(&["--backend", "refcount", "--heap-limit", "64MB"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(lines.len(), 1, "rc has no heap limit and is skipped");
+    assert_eq!(lines[0]["backend"], "refcount");
+    assert_eq!(lines[0]["heap_limit"], 64u64 << 20);
+    assert!(stderr.contains("the peers have no limit"), "{stderr}");
+    assert!(stderr.contains("RSS/limit "), "{stderr}");
+    assert!(stderr.contains("within limit x 1.1 + 32 MB"), "{stderr}");
+
+    let out = gcbench(&["--heap-limit", "lots"]);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("gc-core backends only"), "{err}");
-    assert!(err.contains("nothing to run"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid size 'lots'"));
 }

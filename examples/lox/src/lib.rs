@@ -42,7 +42,38 @@ use std::io::{BufRead, Write};
 
 use gc_runtime::{Collector, Heap, HeapConfig, HeapVisitor, Strategy, StrategyError};
 
-pub use vm::{Outcome, Vm};
+pub use vm::{Outcome, Vm, out_of_memory};
+
+/// Parses a byte count as `--heap-limit` takes it: a whole number of
+/// bytes, optionally followed by a binary-multiple suffix, `K`/`KB`/`KiB`
+/// (1024), `M`/`MB`/`MiB` (1024^2) or `G`/`GB`/`GiB` (1024^3), in any
+/// case and without a space (`256MB` is 268,435,456 bytes, as gcbench's
+/// `--size 100MB` is 100 x 2^20 bytes). The error says what was wrong.
+///
+/// ```
+/// assert_eq!(lox::parse_size("256MB"), Ok(256 << 20));
+/// assert_eq!(lox::parse_size("65536"), Ok(65536));
+/// assert!(lox::parse_size("lots").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let bad = || {
+        format!(
+            "invalid size '{text}' (expected a number of bytes, optionally with a suffix K, M or G)"
+        )
+    };
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, suffix) = text.split_at(digits);
+    let shift = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(bad()),
+    };
+    let n: usize = number.parse().map_err(|_| bad())?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size '{text}' is too large"))
+}
 
 /// What the binary's `--gc-stats`, `--gc-trace` and `--disassemble` switch
 /// on.
@@ -81,11 +112,11 @@ impl HeapVisitor for RunSource<'_> {
 
     fn visit<C: Collector>(self, mut heap: Heap<C>) -> Outcome {
         setup(&mut heap, self.opts);
-        let err2: &mut dyn Write = self.err;
-        let mut vm = match Vm::new(heap, self.out, err2) {
+        let err = self.err;
+        let mut vm = match Vm::new(heap, self.out, &mut *err) {
             Ok(vm) => vm,
             Err(e) => {
-                eprintln!("Out of memory: {e}");
+                let _ = writeln!(err, "{}", out_of_memory(&e));
                 return Outcome::RuntimeError;
             }
         };
@@ -133,10 +164,11 @@ impl HeapVisitor for Repl<'_> {
     fn visit<C: Collector>(self, mut heap: Heap<C>) {
         setup(&mut heap, self.opts);
         let input = self.input;
-        let mut vm = match Vm::new(heap, self.out, self.err) {
+        let err = self.err;
+        let mut vm = match Vm::new(heap, self.out, &mut *err) {
             Ok(vm) => vm,
             Err(e) => {
-                eprintln!("Out of memory: {e}");
+                let _ = writeln!(err, "{}", out_of_memory(&e));
                 return;
             }
         };

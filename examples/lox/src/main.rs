@@ -1,4 +1,4 @@
-//! `lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [--disassemble] [script]`
+//! `lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit SIZE] [--disassemble] [script]`
 //!
 //! With a script, runs it (exit 65 on a compile error, 70 on a runtime
 //! error); without one, starts a REPL. With `--disassemble`, prints the
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use gc_runtime::{HeapConfig, Strategy};
 use lox::{Options, Outcome};
 
-const USAGE: &str = "Usage: lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit BYTES] [--disassemble] [script]";
+const USAGE: &str = "Usage: lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit SIZE] [--disassemble] [script]";
 
 const HELP: &str = "\
 Runs a Lox script, or a REPL without one.
@@ -22,7 +22,10 @@ Options:
                       tricolor or nogc
   --gc-stats          print the heap's statistics to stderr at exit
   --gc-trace          print one line per collection to stderr
-  --heap-limit BYTES  the most the heap may hold
+  --heap-limit SIZE   the most the heap may hold, the VM's big temporary
+                      buffers (a long string being built) included: bytes,
+                      or with a binary suffix K, M or G (256MB = 256 x 2^20
+                      bytes); at least 64K (default 4G)
   --disassemble       print the script's bytecode (clox's format) and
                       exit without running it
   -h, --help          print this help";
@@ -51,13 +54,14 @@ fn main() -> ExitCode {
             "--gc-stats" => opts.gc_stats = true,
             "--gc-trace" => opts.gc_trace = true,
             "--disassemble" => opts.disassemble = true,
-            "--heap-limit" => match args.next().map(|s| s.parse::<usize>()) {
+            "--heap-limit" => match args.next().map(|s| lox::parse_size(&s)) {
                 Some(Ok(n)) => {
                     config = config
                         .with_heap_limit(n)
                         .with_nursery_bytes(HeapConfig::default().nursery_bytes.min(n))
                 }
-                _ => return usage("--heap-limit needs a number of bytes"),
+                Some(Err(e)) => return usage(&format!("--heap-limit: {e}")),
+                None => return usage("--heap-limit needs a size"),
             },
             "-h" | "--help" => {
                 println!("{USAGE}\n\n{HELP}");

@@ -59,12 +59,48 @@ pub const FRAMES_MAX: usize = 64;
 pub type R<T> = Result<T, AllocError>;
 
 pub fn fnv1a(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 2_166_136_261;
+    fnv1a_from(2_166_136_261, bytes)
+}
+
+/// FNV-1a over more bytes: `fnv1a_from(fnv1a(a), b) == fnv1a(a ++ b)`.
+fn fnv1a_from(mut h: u32, bytes: &[u8]) -> u32 {
     for &b in bytes {
         h ^= u32::from(b);
         h = h.wrapping_mul(16_777_619);
     }
     h
+}
+
+/// Strings at least this long are built only after [`room_for_string`]
+/// says the heap can take them (shorter ones cost less than the slack any
+/// heap has, and are built as the allocation that fails would be).
+pub const BIG_STRING: usize = 64 << 10;
+
+/// Whether the heap can take a new string object of `len` text bytes built
+/// in a temporary buffer outside the heap: the buffer counts against the
+/// heap limit like the object it becomes, since both are resident at once
+/// (a string that doubles would otherwise hold about five times its
+/// length: the old string, the buffer and the new object, for a heap that
+/// counts three). The error asks for both, the object and its buffer.
+pub fn room_for_string<C: Collector>(m: &Mutator<'_, C>, len: usize) -> R<()> {
+    let buffer = 4 + len;
+    let Some(object) = gc_runtime::gc_core::object::object_size(0, buffer) else {
+        return Err(AllocError::TooLarge {
+            slots: 0,
+            bytes: buffer,
+        });
+    };
+    let limit = m.config().heap_limit;
+    let in_use = usize::try_from(m.counters().live_bytes).unwrap_or(usize::MAX);
+    let requested = object.saturating_add(buffer);
+    if in_use.saturating_add(requested) > limit {
+        return Err(AllocError::OutOfMemory {
+            requested,
+            limit,
+            in_use,
+        });
+    }
+    Ok(())
 }
 
 /// The text of a string object.
@@ -90,25 +126,45 @@ pub struct Interner {
 
 impl Interner {
     pub fn intern<'gc, C: Collector>(&mut self, m: &Mutator<'gc, C>, text: &str) -> R<Gc<'gc>> {
-        let hash = fnv1a(text.as_bytes());
+        self.intern_concat(m, text, "")
+    }
+
+    /// Interns `a` followed by `b` (Lox's `+` on strings): the text is
+    /// looked up without being built, and a new string is built once, in
+    /// the buffer that becomes its bytes, after [`room_for_string`] if it
+    /// is [`BIG_STRING`] or longer.
+    pub fn intern_concat<'gc, C: Collector>(
+        &mut self,
+        m: &Mutator<'gc, C>,
+        a: &str,
+        b: &str,
+    ) -> R<Gc<'gc>> {
+        let hash = fnv1a_from(fnv1a(a.as_bytes()), b.as_bytes());
+        let len = a.len() + b.len();
+        let same = |s: Gc<'gc>| {
+            let t = &s.bytes()[4..];
+            t.len() == len && t[..a.len()] == *a.as_bytes() && t[a.len()..] == *b.as_bytes()
+        };
         let found = self
             .table
             .find(u64::from(hash), |(h, w)| {
-                *h == hash
-                    && m.upgrade(w)
-                        .is_some_and(|s| &s.bytes()[4..] == text.as_bytes())
+                *h == hash && m.upgrade(w).is_some_and(same)
             })
             .and_then(|(_, w)| m.upgrade(w));
         if let Some(s) = found {
             return Ok(s);
         }
+        if len >= BIG_STRING {
+            room_for_string(m, len)?;
+        }
         if self.table.len() >= self.sweep_at {
             self.table.retain(|(_, w)| m.upgrade(w).is_some());
             self.sweep_at = (self.table.len() * 2).max(1024);
         }
-        let mut bytes = Vec::with_capacity(4 + text.len());
+        let mut bytes = Vec::with_capacity(4 + len);
         bytes.extend_from_slice(&hash.to_le_bytes());
-        bytes.extend_from_slice(text.as_bytes());
+        bytes.extend_from_slice(a.as_bytes());
+        bytes.extend_from_slice(b.as_bytes());
         let s = m.alloc(STRING, &[], &bytes)?;
         let w = m.downgrade(s);
         self.table

@@ -236,14 +236,13 @@ impl<'io, C: Collector> Vm<'io, C> {
                     let _ = self.out.flush();
                     return Outcome::Ok;
                 }
-                Step::Oom(e) if !retried => {
-                    let _ = e;
+                Step::Oom(_) if !retried => {
                     retried = true;
                     self.heap.collect(CollectKind::Full);
                 }
                 Step::Oom(e) => {
                     let _ = self.out.flush();
-                    return self.runtime_error(format!("Out of memory: {e}"));
+                    return self.runtime_error(out_of_memory(&e));
                 }
                 Step::Error(msg) => {
                     let _ = self.out.flush();
@@ -293,7 +292,7 @@ impl<'io, C: Collector> Vm<'io, C> {
                 }
             }
             CompileError::Memory(e) => {
-                let _ = writeln!(self.err, "Out of memory while compiling: {e}");
+                let _ = writeln!(self.err, "{} (while compiling)", out_of_memory(&e));
             }
         }
         Outcome::CompileError
@@ -328,6 +327,36 @@ impl<'io, C: Collector> Vm<'io, C> {
         self.frames.clear();
         Outcome::RuntimeError
     }
+}
+
+/// The runtime error of an allocation that failed again after a full
+/// collection (the heap limit is reached, or the object is too large).
+pub fn out_of_memory(e: &AllocError) -> String {
+    match e {
+        AllocError::OutOfMemory {
+            requested,
+            limit,
+            in_use,
+        } => format!(
+            "Out of memory: cannot allocate {requested} bytes with {in_use} of the heap's {limit} bytes in use."
+        ),
+        AllocError::TooLarge { slots, bytes } => format!(
+            "Out of memory: an object of {slots} slots and {bytes} bytes is too large (at most {} of each).",
+            u32::MAX
+        ),
+    }
+}
+
+/// `print`: a string is written from the heap (no copy of a long string
+/// outside it), anything else as [`display`] formats it.
+#[inline(never)]
+fn print_value(out: &mut dyn Write, v: Value<'_>) {
+    let _ = match v.as_gc().filter(|g| g.kind() == STRING) {
+        Some(s) => out
+            .write_all(str_text(s).as_bytes())
+            .and_then(|()| out.write_all(b"\n")),
+        None => writeln!(out, "{}", display(v)),
+    };
 }
 
 /// Makes the globals array at least `n` slots long (new slots hold the
@@ -1100,11 +1129,10 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                             (Unpacked::Ref(x), Unpacked::Ref(y))
                                 if x.kind() == STRING && y.kind() == STRING =>
                             {
-                                let mut s =
-                                    String::with_capacity(x.bytes().len() + y.bytes().len());
-                                s.push_str(str_text(x));
-                                s.push_str(str_text(y));
-                                let r = alloc!(self.interner.intern(m, &s), start);
+                                let r = alloc!(
+                                    self.interner.intern_concat(m, str_text(x), str_text(y)),
+                                    start
+                                );
                                 pop!();
                                 *top!() = r.into();
                             }
@@ -1127,7 +1155,7 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::PRINT => {
                         let v = pop!();
-                        let _ = writeln!(self.out, "{}", display(v));
+                        print_value(&mut *self.out, v);
                     }
                     op::JUMP => {
                         let off = read_short(code, &mut ip);
