@@ -254,7 +254,10 @@ fn pretenured_allocation_stays_within_the_goal() {
         // At every safepoint (the one that ended the call above).
         let live = h.counters().live_bytes;
         let g = goal(&events.borrow());
-        assert!(live <= g + bound, "live {live} over the goal {g} + 3 nurseries");
+        assert!(
+            live <= g + bound,
+            "live {live} over the goal {g} + 3 nurseries"
+        );
         // A new object that a minor collection does not move was born old.
         let addr = |h: &mut Heap<Generational>| h.mutate(|m| m.fetch(&probe).as_ptr().addr());
         let before = addr(&mut h);
@@ -268,7 +271,10 @@ fn pretenured_allocation_stays_within_the_goal() {
     for (k, e) in events.iter().enumerate() {
         let live = e.live_before.max(e.live_after);
         let g = goal(&events[..k]);
-        assert!(live <= g + bound, "{e}: live {live} over the goal {g} + 3 nurseries");
+        assert!(
+            live <= g + bound,
+            "{e}: live {live} over the goal {g} + 3 nurseries"
+        );
         terminations += usize::from(e.phase == Phase::MarkTermination);
     }
     assert!(terminations >= 3, "only {terminations} major cycles");

@@ -23,14 +23,6 @@ fn rss_bound() -> u64 {
     LIMIT + LIMIT / 10 + (32 << 20)
 }
 
-/// Backends whose peak RSS is known to exceed the bound; their runs must
-/// still end with the out-of-memory error, but the RSS bound is not
-/// asserted for them. Known violation being fixed: generational's major
-/// collection copies the whole old generation into a fresh to-space, so
-/// near the limit the process holds about twice the limit (about 520 MB
-/// here). Remove it from this list when that collection is replaced.
-const RSS_BOUND_KNOWN_VIOLATIONS: &[&str] = &["generational"];
-
 struct Run {
     status: ExitStatus,
     stderr: String,
@@ -93,8 +85,7 @@ fn oom_numbers(stderr: &str) -> Option<(u64, u64, u64)> {
 
 /// Runs `program` on `gc`: out-of-memory error, a genuine one (what was
 /// asked for did not fit, and at least `min_in_use` of the limit was in
-/// use: the heap filled up), and peak RSS within the bound unless `gc` is
-/// a known violation.
+/// use: the heap filled up), and peak RSS within the bound.
 fn exhausts_the_heap(gc: &str, program: &str, min_in_use: f64) {
     let r = run(gc, program);
     let ctx = format!("{program} on {gc}: {}\n{}", r.status, r.stderr);
@@ -110,12 +101,10 @@ fn exhausts_the_heap(gc: &str, program: &str, min_in_use: f64) {
     let mb = |b: u64| b as f64 / f64::from(1 << 20);
     let (rss, bound) = (mb(r.peak_rss), mb(rss_bound()));
     eprintln!("{program} on {gc}: peak RSS {rss:.1} MB (bound {bound:.1} MB)");
-    if !RSS_BOUND_KNOWN_VIOLATIONS.contains(&gc) {
-        assert!(
-            r.peak_rss <= rss_bound(),
-            "{program} on {gc}: peak RSS {rss:.1} MB, over 256 MB x 1.1 + 32 MB = {bound:.1} MB"
-        );
-    }
+    assert!(
+        r.peak_rss <= rss_bound(),
+        "{program} on {gc}: peak RSS {rss:.1} MB, over 256 MB x 1.1 + 32 MB = {bound:.1} MB"
+    );
 }
 
 /// One test per backend for each program (each takes a second or two).
