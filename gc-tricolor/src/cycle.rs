@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use gc_core::stats::Phase;
 use gc_core::{CollectKind, ObjPtr, PauseWork, Request, Safepoint};
 
+use crate::grey::Grey;
 use crate::pacer::SWEEP_SLICE;
 use crate::span::SpanRef;
 use crate::sync::faults::{Fault, on as fault};
@@ -142,7 +143,7 @@ impl Tricolor {
                 // SAFETY: obligation 1: roots name live objects.
                 if let Some(n) = unsafe { sh.shade(*p) } {
                     bytes += n;
-                    sh.injector.push(*p);
+                    sh.injector.push(Grey::whole(*p));
                 }
             };
             if fault(sh.faults, Fault::NoStackSnapshot) {

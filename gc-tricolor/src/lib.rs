@@ -191,6 +191,7 @@ use gc_core::{
 mod alloc;
 mod barrier;
 mod cycle;
+mod grey;
 mod mark;
 mod pacer;
 mod span;
@@ -202,6 +203,7 @@ mod verify;
 pub use sync::faults;
 
 use alloc::Cache;
+use grey::Grey;
 use span::{CLASSES, SIZE_CLASSES};
 use sweep::Lists;
 use sync::deque::{Injector, Stealer, Worker};
@@ -222,7 +224,7 @@ pub struct Tricolor {
     shared: Arc<Shared>,
     workers: Vec<thread::JoinHandle<()>>,
     /// The mutator's own deque for assists (nobody steals from it).
-    local: Worker<ObjPtr>,
+    local: Worker<Grey>,
     /// Mutator-side state: touched only by the mutator thread (the
     /// collector is `!Sync` through these cells).
     m: MutatorState,
@@ -296,8 +298,8 @@ impl MutatorState {
 
 /// State shared with the marker threads.
 struct Shared {
-    injector: Injector<ObjPtr>,
-    stealers: Vec<Stealer<ObjPtr>>,
+    injector: Injector<Grey>,
+    stealers: Vec<Stealer<Grey>>,
     /// Markers (and an assisting mutator) that may hold grey objects.
     busy: AtomicUsize,
     phase: AtomicU32,
@@ -324,7 +326,7 @@ struct Shared {
 
 impl Shared {
     /// The shared state of a heap whose markers own the deques `workers`.
-    fn new(workers: &[Worker<ObjPtr>]) -> Shared {
+    fn new(workers: &[Worker<Grey>]) -> Shared {
         Shared {
             injector: Injector::new(),
             stealers: workers.iter().map(|w| w.stealer()).collect(),
@@ -425,7 +427,7 @@ unsafe impl Collector for Tricolor {
 
     fn new(config: &HeapConfig) -> Result<Self, ConfigError> {
         let n = config.marker_threads.max(1);
-        let deques: Vec<Worker<ObjPtr>> = (0..n).map(|_| Worker::new_lifo()).collect();
+        let deques: Vec<Worker<Grey>> = (0..n).map(|_| Worker::new_lifo()).collect();
         let shared = Arc::new(Shared::new(&deques));
         let workers = mark::spawn_markers(&shared, deques)?;
         Ok(Tricolor {

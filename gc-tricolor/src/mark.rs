@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use gc_core::{ConfigError, ObjPtr, RawValue};
 
+use crate::grey::{CHECK_WORK, ENTRY_WORK, Grey, OBLET_SLOTS};
 use crate::span::SpanRef;
 use crate::sync::deque::{Steal, Worker};
 use crate::sync::faults::{Fault, on as fault};
@@ -69,17 +70,31 @@ impl Shared {
             .then_some(span.cell as u64)
     }
 
-    /// Blackens `obj`: shades everything it references, pushing newly
-    /// grey objects on `out`. Returns the bytes it shaded.
+    /// Takes one step of the grey entry `g` (`grey.rs`): pushes the rest
+    /// of its range onto `out` first (onto `late` in the broken twin that
+    /// requeues it after leaving `busy`), then shades everything the slots
+    /// of its first oblet reference, pushing newly grey objects on `out`.
+    /// Returns the bytes it shaded and the slots it read (at most
+    /// [`OBLET_SLOTS`]).
     ///
     /// # Safety
     ///
-    /// 1. `obj` is marked and was allocated before the cycle started (so
+    /// 1. `g.obj` is marked and was allocated before the cycle started (so
     ///    it is alive until the cycle's termination).
-    unsafe fn scan(&self, obj: ObjPtr, out: &Worker<ObjPtr>) -> u64 {
-        let mut bytes = 0;
+    unsafe fn scan(&self, g: Grey, out: &Worker<Grey>, late: &mut Vec<Grey>) -> (u64, usize) {
         // SAFETY: obligation 1.
-        for s in unsafe { obj.slots() } {
+        let slots = unsafe { g.obj.slots() };
+        let step = g.split(slots.len());
+        debug_assert!(step.scan.len() <= OBLET_SLOTS as usize);
+        for r in step.rest.into_iter().flatten() {
+            if fault(self.faults, Fault::RequeueAfterIdle) {
+                late.push(r);
+            } else {
+                out.push(r);
+            }
+        }
+        let mut bytes = 0;
+        for s in &slots[step.scan.clone()] {
             let v = RawValue::from_bits(self.mirror.load(s));
             if let Some(p) = v.as_ptr() {
                 // SAFETY: `p` was in a slot of a live object, so it is a
@@ -87,14 +102,14 @@ impl Shared {
                 // snapshot, which keeps it allocated until termination).
                 if let Some(b) = unsafe { self.shade(p) } {
                     bytes += b;
-                    out.push(p);
+                    out.push(Grey::whole(p));
                 }
             }
         }
-        bytes
+        (bytes, step.scan.len())
     }
 
-    fn steal(&self, local: &Worker<ObjPtr>, me: Option<usize>) -> Option<ObjPtr> {
+    fn steal(&self, local: &Worker<Grey>, me: Option<usize>) -> Option<Grey> {
         loop {
             let mut retry = false;
             match self.injector.steal_batch_and_pop(local) {
@@ -116,24 +131,31 @@ impl Shared {
         }
     }
 
-    /// Drains grey objects until none can be found (or `deadline` passes,
-    /// for an assisting mutator). Returns whether it ran out of work.
+    /// Drains grey entries until none can be found (or `deadline` passes,
+    /// for an assisting mutator: the clock is read after every
+    /// [`CHECK_WORK`] units of work, so after every whole oblet). Returns
+    /// whether it ran out of work.
     pub(crate) fn drain(
         &self,
-        local: &Worker<ObjPtr>,
+        local: &Worker<Grey>,
         me: Option<usize>,
         deadline: Option<Instant>,
     ) -> bool {
         self.busy.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         let guard = Unwinding(self, Some(&self.busy));
-        let (mut bytes, mut objects) = (0, 0u64);
+        let (mut bytes, mut objects, mut work) = (0, 0u64, 0u64);
+        let mut late = Vec::new();
         let mut out_of_work = true;
-        while let Some(obj) = local.pop().or_else(|| self.steal(local, me)) {
-            // SAFETY: everything in the grey queue is a marked object that
-            // was reachable at the snapshot or shaded by the barrier.
-            bytes += unsafe { self.scan(obj, local) };
-            objects += 1;
+        while let Some(g) = local.pop().or_else(|| self.steal(local, me)) {
+            // SAFETY: everything in the grey queue is (a range of) a marked
+            // object that was reachable at the snapshot or shaded by the
+            // barrier.
+            let (b, slots) = unsafe { self.scan(g, local, &mut late) };
+            bytes += b;
+            // Only the step that starts at slot 0 counts the object.
+            objects += u64::from(g.from == 0);
+            work += ENTRY_WORK + slots as u64;
             if local.len() > SHARE_AT {
                 for _ in 0..SHARE_AT / 2 {
                     match local.pop() {
@@ -143,25 +165,38 @@ impl Shared {
                 }
                 self.kick();
             }
-            if objects % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-                // Hand what is left to the markers.
-                while let Some(p) = local.pop() {
-                    self.injector.push(p);
+            if work >= CHECK_WORK {
+                work = 0;
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    // Hand what is left to the markers.
+                    while let Some(p) = local.pop() {
+                        self.injector.push(p);
+                    }
+                    self.kick();
+                    out_of_work = false;
+                    break;
                 }
-                self.kick();
-                out_of_work = false;
-                break;
             }
         }
         std::mem::forget(guard);
-        let mut g = lock(&self.ctl);
-        g.marked += bytes;
-        g.scanned += objects;
-        if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
-            if self.injector.is_empty() {
-                self.mark_done.store(true, Ordering::Relaxed);
+        {
+            let mut g = lock(&self.ctl);
+            g.marked += bytes;
+            g.scanned += objects;
+            if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if self.injector.is_empty() {
+                    self.mark_done.store(true, Ordering::Relaxed);
+                }
+                self.idle_cv.notify_all();
             }
-            self.idle_cv.notify_all();
+        }
+        if !late.is_empty() {
+            // The broken twin: the rest of a range reaches the queue only
+            // now, when a termination may already have found it empty.
+            for g in late {
+                self.injector.push(g);
+            }
+            self.kick();
         }
         out_of_work
     }
@@ -184,7 +219,7 @@ impl Shared {
 /// started, stops those that were and reports it.
 pub(crate) fn spawn_markers(
     shared: &Arc<Shared>,
-    deques: Vec<Worker<ObjPtr>>,
+    deques: Vec<Worker<Grey>>,
 ) -> Result<Vec<thread::JoinHandle<()>>, ConfigError> {
     let n = deques.len();
     let mut ok = Vec::new();
@@ -238,7 +273,7 @@ fn demote_marker_thread() {
 
 /// A marker thread: waits for a new work epoch, then drains the grey
 /// queue while marking, or sweeps in the background while sweeping.
-fn worker_main(shared: Arc<Shared>, local: Worker<ObjPtr>, me: usize) {
+fn worker_main(shared: Arc<Shared>, local: Worker<Grey>, me: usize) {
     demote_marker_thread();
     let mut seen = 0;
     loop {
