@@ -300,3 +300,104 @@ fn worker_main(shared: Arc<Shared>, local: Worker<Grey>, me: usize) {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Instant;
+
+    use gc_core::{Collector, HeapConfig, RawValue, SlotInit};
+
+    use crate::grey::{Grey, OBLET_SLOTS};
+    use crate::sync::Ordering;
+    use crate::sync::deque::Steal;
+    use crate::{MARKING, Tricolor};
+
+    /// Slots of the big object: 61 oblets.
+    const LEN: usize = 1_000_000;
+
+    /// Every grey entry in the injector.
+    fn take_injector(t: &Tricolor) -> Vec<Grey> {
+        let mut out = Vec::new();
+        loop {
+            match t.shared.injector.steal_batch_and_pop(&t.local) {
+                Steal::Success(g) => out.push(g),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+            out.extend(std::iter::from_fn(|| t.local.pop()));
+        }
+        out
+    }
+
+    /// A collector (its markers asleep: the phase is idle) holding a big
+    /// object of `LEN` nil slots except one leaf per oblet, at slot 7 of
+    /// it; the object is shaded and in the mutator's deque, as at the
+    /// start of an assist.
+    fn big_object_queued() -> (Tricolor, gc_core::ObjPtr, Vec<gc_core::ObjPtr>) {
+        let t = Tricolor::new(&HeapConfig::default().with_marker_threads(1)).unwrap();
+        let init = SlotInit::Fill(
+            RawValue::from_bits(gc_core::Value::NIL.raw().to_bits()),
+            LEN,
+        );
+        // SAFETY: no slot holds a reference.
+        let big = unsafe { t.alloc_object(2, init, &[]) }.unwrap();
+        let mut leaves = Vec::new();
+        for i in (7..LEN).step_by(OBLET_SLOTS as usize) {
+            // SAFETY: no slot holds a reference.
+            let leaf = unsafe { t.alloc_object(1, SlotInit::Copy(&[]), &[]) }.unwrap();
+            // SAFETY: both are live objects of `t`; `i < LEN`.
+            unsafe { t.store_slot(big, i, RawValue::from_ptr(leaf)) };
+            leaves.push(leaf);
+        }
+        // SAFETY: `big` was just allocated and is not freed before `t`.
+        assert!(unsafe { t.shared.shade(big) }.is_some());
+        t.local.push(Grey::whole(big));
+        (t, big, leaves)
+    }
+
+    fn marked(p: gc_core::ObjPtr) -> bool {
+        // SAFETY: the tests' objects live as long as their collector.
+        let span = unsafe { crate::span::SpanRef::of(p) }.get();
+        span.is_marked(span.cell_index(p.addr()))
+    }
+
+    /// An assist whose budget has run out scans one oblet of a big object,
+    /// not the object, and hands the rest on as grey ranges.
+    #[test]
+    fn an_assist_past_its_deadline_scans_one_oblet() {
+        let (t, big, leaves) = big_object_queued();
+        let done = t.shared.drain(&t.local, None, Some(Instant::now()));
+        assert!(!done, "the rest is handed on, not drained");
+        let (rest, shaded): (Vec<Grey>, Vec<Grey>) =
+            take_injector(&t).into_iter().partition(|g| g.obj == big);
+        assert_eq!(shaded, [Grey::whole(leaves[0])]);
+        assert!(rest.len() <= 2);
+        let left: usize = rest
+            .iter()
+            .map(|g| g.to.min(LEN as u32) as usize - g.from as usize)
+            .sum();
+        assert_eq!(LEN - left, OBLET_SLOTS as usize, "slots scanned");
+        assert!(marked(leaves[0]) && !leaves[1..].iter().any(|&l| marked(l)));
+    }
+
+    /// The rest of a big object that an assist handed on is taken by a
+    /// background marker, or by the next assist: every leaf gets marked.
+    #[test]
+    fn markers_and_assists_both_take_oblets() {
+        for by_marker in [false, true] {
+            let (t, _big, leaves) = big_object_queued();
+            t.shared.drain(&t.local, None, Some(Instant::now()));
+            if by_marker {
+                t.shared.phase.store(MARKING, Ordering::Release);
+                t.shared.kick();
+                while !t.shared.quiescent() {
+                    crate::sync::thread::yield_now();
+                }
+            } else {
+                assert!(t.shared.drain(&t.local, None, None));
+            }
+            assert!(t.shared.quiescent());
+            assert!(leaves.iter().all(|&l| marked(l)), "by marker: {by_marker}");
+        }
+    }
+}
