@@ -4,35 +4,40 @@
 //!
 //! An object whose slots take more than [`OBLET_SLOTS`] x 8 bytes
 //! (128 KiB, Go's `maxObletBytes`) is never scanned in one piece. Shading
-//! pushes it as a [`Grey::whole`] entry, like any other object. The drainer
-//! that takes an entry covering more than one oblet first pushes the rest
-//! of the range back onto its own deque, as at most two entries (the rest
-//! cut in halves at an oblet boundary), and then scans only the first
-//! oblet ([`Grey::split`]). The rest is then grey work like any other:
-//! another marker may steal either half, an assisting mutator may take it,
-//! and each half splits again when it is taken. An object of `n` oblets
-//! is scanned in `n` steps, and at most about `2 log2 n` of its entries
-//! are queued at once.
+//! pushes it as a [`Grey::whole`] entry, like any other object. A drainer
+//! that takes an entry covering more than one step first pushes the rest
+//! of the range back onto its own deque, as at most two entries (a rest
+//! longer than an oblet is cut in halves at an oblet multiple), and then
+//! scans only the first step ([`Grey::split`]). A background marker's step
+//! is one oblet; an assisting mutator's is [`ASSIST_STEP`] slots, so that
+//! it reads the clock often enough to end its assist on time. The rest is
+//! grey work like any other: another marker may steal either half, an
+//! assisting mutator may take it (or hand it to the markers when its
+//! budget runs out), and each piece splits again when it is taken. An
+//! object of `n` oblets is scanned by markers in `n` steps, and at most
+//! about `2 log2 n` of its entries are queued at once.
 //!
 //! Invariants:
 //!
 //! * **Bounded steps.** One scan step reads at most [`OBLET_SLOTS`] slots
-//!   and pushes at most two entries besides the objects it shades. The
-//!   drain loop looks at the clock after every step that scanned a whole
-//!   oblet (and after every [`CHECK_WORK`] units of smaller ones,
-//!   `mark.rs`), so a bounded assist overruns its budget by at most one
-//!   oblet, whatever the sizes of the objects in the queue. The
+//!   (an assist's at most [`ASSIST_STEP`]) and pushes at most two entries
+//!   besides the objects it shades. The drain loop reads the clock once
+//!   [`CHECK_WORK`] units of work have been done since it last did (one
+//!   unit per slot, [`ENTRY_WORK`] per entry), so after every whole assist
+//!   step: a bounded assist overruns its budget by at most one step and 64
+//!   small objects, whatever the sizes of the objects in the queue. The
 //!   mark-termination pause scans nothing: it flushes the barrier buffer
 //!   (shading, not scanning) and decides from the queue being empty.
-//! * **Every oblet is scanned before termination.** The rest of a range is
-//!   pushed onto the drainer's own deque before it scans the first oblet,
-//!   while the drainer holds `busy`. So the rest is always somewhere the
-//!   quiescence test looks (a deque whose owner is busy, or the injector
-//!   once shared or handed off): "injector empty, then `busy == 0`" still
-//!   means no grey range exists anywhere (crate docs, "Termination"). A
-//!   drainer that requeued the rest after leaving `busy` would let the
-//!   termination decide in between, and lose everything only that rest
-//!   reaches (the loom model `m7` checks this, with its broken twin).
+//! * **Every range is scanned before termination.** The rest of a range
+//!   is pushed onto the drainer's own deque before it scans the first
+//!   step, while the drainer holds `busy`. So the rest is always somewhere
+//!   the quiescence test looks (a deque whose owner is busy, or the
+//!   injector once shared or handed off): "injector empty, then
+//!   `busy == 0`" still means no grey range exists anywhere (crate docs,
+//!   "Termination"). A drainer that requeued the rest after leaving `busy`
+//!   would let a termination decide in between, and lose everything only
+//!   that rest reaches (the loom model `m7` checks this, with its broken
+//!   twin).
 //! * **Marked once, counted once.** Only the whole entry is made by
 //!   shading, so an object is still pushed whole at most once per cycle
 //!   and its bytes counted once; only the step that scans slot 0 counts
@@ -45,14 +50,14 @@
 //! at the snapshot (later overwrites shade values that were themselves
 //! stored during marking, which are snapshot-reachable or black). So for
 //! every slot `i` of a grey object and the object `x` it held at the
-//! snapshot, either the marker that scans the oblet holding `i` reads `x`
-//! there (it was not overwritten before the read), or the mutator
-//! overwrote `i` first and the barrier shaded `x`. Which oblets were
+//! snapshot, either the drainer that scans the range holding `i` reads
+//! `x` there (it was not overwritten before the read), or the mutator
+//! overwrote `i` first and the barrier shaded `x`. Which ranges were
 //! scanned before the write, and whether another marker scans another
-//! oblet of the same object at the same time, does not enter the
+//! range of the same object at the same time, does not enter the
 //! argument: a whole-object scan was never atomic with respect to the
 //! mutator either (it reads the slots one at a time while the mutator
-//! writes them). The values the mutator stores into any oblet, scanned
+//! writes them). The values the mutator stores into any range, scanned
 //! or not, need no scan: under the snapshot invariant they are
 //! snapshot-reachable (marked by the same argument) or allocated black.
 //! The object itself cannot be freed under a partial scan: it is marked
@@ -70,9 +75,22 @@ pub(crate) const OBLET_SLOTS: u32 = (128 << 10) / 8;
 #[cfg(loom)]
 pub(crate) const OBLET_SLOTS: u32 = 2;
 
+/// Slots of one step of an assisting mutator: 8 KiB of slots, about a
+/// microsecond of scanning when they hold no references and tens of
+/// microseconds when every one shades an object that misses the cache.
+/// Under loom, one slot.
+#[cfg(not(loom))]
+pub(crate) const ASSIST_STEP: u32 = 1024;
+/// Slots of one step of an assisting mutator: 8 KiB of slots, about a
+/// microsecond of scanning when they hold no references and tens of
+/// microseconds when every one shades an object that misses the cache.
+/// Under loom, one slot.
+#[cfg(loom)]
+pub(crate) const ASSIST_STEP: u32 = 1;
+
 /// Work units after which the drain loop looks at the clock: one per slot
 /// scanned and [`ENTRY_WORK`] per entry, so 64 slot-less objects or one
-/// oblet between looks.
+/// assist step between looks.
 pub(crate) const CHECK_WORK: u64 = 1024;
 /// Work units of taking one entry (besides its slots).
 pub(crate) const ENTRY_WORK: u64 = 16;
@@ -105,25 +123,26 @@ impl Grey {
         }
     }
 
-    /// Cuts this entry of an object of `len` slots into the oblet to scan
-    /// now and the rest to push back.
+    /// Cuts this entry of an object of `len` slots into the first `step`
+    /// slots, to scan now, and the rest, to push back.
     #[inline]
-    pub(crate) fn split(self, len: usize) -> Step {
+    pub(crate) fn split(self, len: usize, step: u32) -> Step {
+        debug_assert!((1..=OBLET_SLOTS).contains(&step));
         // Object lengths are at most `MAX_SLOTS` (`u32::MAX`).
         let to = self.to.min(len as u32);
         let from = self.from.min(to);
-        if to - from <= OBLET_SLOTS {
+        if to - from <= step {
             return Step {
                 scan: from as usize..to as usize,
                 rest: [None, None],
             };
         }
-        let end = from + OBLET_SLOTS;
+        let end = from + step;
         let piece = |from, to| Some(Grey { to, from, ..self });
         let rest = if to - end <= OBLET_SLOTS {
             [piece(end, to), None]
         } else {
-            // At least two oblets left: halve at an oblet boundary.
+            // More than an oblet left: halve at an oblet multiple.
             let mid = end + (to - end).div_ceil(OBLET_SLOTS) / 2 * OBLET_SLOTS;
             [piece(end, mid), piece(mid, to)]
         };
@@ -131,6 +150,13 @@ impl Grey {
             scan: from as usize..end as usize,
             rest,
         }
+    }
+
+    /// Slots this entry covers in an object of `len` slots.
+    #[cfg(test)]
+    pub(crate) fn slots(self, len: usize) -> usize {
+        let to = self.to.min(len as u32);
+        (to - self.from.min(to)) as usize
     }
 }
 
@@ -149,24 +175,33 @@ mod tests {
         unsafe { ObjPtr::init(mem, 0, SlotInit::Copy(&[] as &[RawValue]), &[], 0, 0) }
     }
 
-    /// Scans `len` slots from a whole entry the way a drainer does (LIFO),
-    /// checking the bound at every step; returns the slots covered.
-    fn drain(len: usize) -> Vec<bool> {
+    /// Scans `len` slots from a whole entry the way a drainer does (LIFO)
+    /// in steps of `step`, checking the bound at every step; returns the
+    /// slots covered.
+    fn drain(len: usize, step: u32) -> Vec<bool> {
         let mut seen = vec![false; len];
         let mut queue = vec![Grey::whole(obj())];
         let mut steps = 0;
         while let Some(g) = queue.pop() {
-            let step = g.split(len);
-            assert!(step.scan.len() <= OBLET_SLOTS as usize);
+            let s = g.split(len, step);
+            assert!(s.scan.len() <= step as usize);
             assert!(queue.len() < 64, "the rest stays a few entries");
-            for i in step.scan {
+            let rest: usize = s.rest.iter().flatten().map(|r| r.slots(len)).sum();
+            assert_eq!(
+                s.scan.len() + rest,
+                g.slots(len),
+                "ranges are cut, not lost"
+            );
+            for i in s.scan {
                 assert!(!seen[i], "slot {i} scanned twice");
                 seen[i] = true;
             }
-            queue.extend(step.rest.into_iter().flatten());
+            queue.extend(s.rest.into_iter().flatten());
             steps += 1;
         }
-        assert_eq!(steps, len.div_ceil(OBLET_SLOTS as usize).max(1));
+        if step == OBLET_SLOTS {
+            assert_eq!(steps, len.div_ceil(OBLET_SLOTS as usize).max(1));
+        }
         seen
     }
 
@@ -174,13 +209,15 @@ mod tests {
     fn every_slot_is_scanned_once_in_bounded_steps() {
         let o = OBLET_SLOTS as usize;
         for len in [0, 1, o - 1, o, o + 1, 2 * o, 3 * o + 5, 1_000_000] {
-            assert!(drain(len).into_iter().all(|s| s), "len {len}");
+            for step in [OBLET_SLOTS, ASSIST_STEP, 1000] {
+                assert!(drain(len, step).into_iter().all(|s| s), "len {len}");
+            }
         }
     }
 
     #[test]
     fn small_objects_are_one_step() {
-        let s = Grey::whole(obj()).split(100);
+        let s = Grey::whole(obj()).split(100, OBLET_SLOTS);
         assert_eq!(s.scan, 0..100);
         assert_eq!(s.rest, [None, None]);
     }

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use gc_core::{ConfigError, ObjPtr, RawValue};
 
-use crate::grey::{CHECK_WORK, ENTRY_WORK, Grey, OBLET_SLOTS};
+use crate::grey::{ASSIST_STEP, CHECK_WORK, ENTRY_WORK, Grey, OBLET_SLOTS};
 use crate::span::SpanRef;
 use crate::sync::deque::{Steal, Worker};
 use crate::sync::faults::{Fault, on as fault};
@@ -74,18 +74,23 @@ impl Shared {
     /// of its range onto `out` first (onto `late` in the broken twin that
     /// requeues it after leaving `busy`), then shades everything the slots
     /// of its first oblet reference, pushing newly grey objects on `out`.
-    /// Returns the bytes it shaded and the slots it read (at most
-    /// [`OBLET_SLOTS`]).
+    /// Returns the bytes it shaded and the slots it read (at most `step`,
+    /// itself at most [`OBLET_SLOTS`]).
     ///
     /// # Safety
     ///
     /// 1. `g.obj` is marked and was allocated before the cycle started (so
     ///    it is alive until the cycle's termination).
-    unsafe fn scan(&self, g: Grey, out: &Worker<Grey>, late: &mut Vec<Grey>) -> (u64, usize) {
+    unsafe fn scan(
+        &self,
+        g: Grey,
+        step: u32,
+        out: &Worker<Grey>,
+        late: &mut Vec<Grey>,
+    ) -> (u64, usize) {
         // SAFETY: obligation 1.
         let slots = unsafe { g.obj.slots() };
-        let step = g.split(slots.len());
-        debug_assert!(step.scan.len() <= OBLET_SLOTS as usize);
+        let step = g.split(slots.len(), step);
         for r in step.rest.into_iter().flatten() {
             if fault(self.faults, Fault::RequeueAfterIdle) {
                 late.push(r);
@@ -132,9 +137,9 @@ impl Shared {
     }
 
     /// Drains grey entries until none can be found (or `deadline` passes,
-    /// for an assisting mutator: the clock is read after every
-    /// [`CHECK_WORK`] units of work, so after every whole oblet). Returns
-    /// whether it ran out of work.
+    /// for an assisting mutator, which scans in steps of [`ASSIST_STEP`]
+    /// slots and reads the clock after every [`CHECK_WORK`] units of work,
+    /// so after every whole step). Returns whether it ran out of work.
     pub(crate) fn drain(
         &self,
         local: &Worker<Grey>,
@@ -147,11 +152,16 @@ impl Shared {
         let (mut bytes, mut objects, mut work) = (0, 0u64, 0u64);
         let mut late = Vec::new();
         let mut out_of_work = true;
+        let step = if deadline.is_some() {
+            ASSIST_STEP
+        } else {
+            OBLET_SLOTS
+        };
         while let Some(g) = local.pop().or_else(|| self.steal(local, me)) {
             // SAFETY: everything in the grey queue is (a range of) a marked
             // object that was reachable at the snapshot or shaded by the
             // barrier.
-            let (b, slots) = unsafe { self.scan(g, local, &mut late) };
+            let (b, slots) = unsafe { self.scan(g, step, local, &mut late) };
             bytes += b;
             // Only the step that starts at slot 0 counts the object.
             objects += u64::from(g.from == 0);
@@ -307,7 +317,7 @@ mod tests {
 
     use gc_core::{Collector, HeapConfig, RawValue, SlotInit};
 
-    use crate::grey::{Grey, OBLET_SLOTS};
+    use crate::grey::{ASSIST_STEP, Grey, OBLET_SLOTS};
     use crate::sync::Ordering;
     use crate::sync::deque::Steal;
     use crate::{MARKING, Tricolor};
@@ -361,10 +371,10 @@ mod tests {
         span.is_marked(span.cell_index(p.addr()))
     }
 
-    /// An assist whose budget has run out scans one oblet of a big object,
+    /// An assist whose budget has run out scans one step of a big object,
     /// not the object, and hands the rest on as grey ranges.
     #[test]
-    fn an_assist_past_its_deadline_scans_one_oblet() {
+    fn an_assist_past_its_deadline_scans_one_step() {
         let (t, big, leaves) = big_object_queued();
         let done = t.shared.drain(&t.local, None, Some(Instant::now()));
         assert!(!done, "the rest is handed on, not drained");
@@ -372,11 +382,8 @@ mod tests {
             take_injector(&t).into_iter().partition(|g| g.obj == big);
         assert_eq!(shaded, [Grey::whole(leaves[0])]);
         assert!(rest.len() <= 2);
-        let left: usize = rest
-            .iter()
-            .map(|g| g.to.min(LEN as u32) as usize - g.from as usize)
-            .sum();
-        assert_eq!(LEN - left, OBLET_SLOTS as usize, "slots scanned");
+        let left: usize = rest.iter().map(|g| g.slots(LEN)).sum();
+        assert_eq!(LEN - left, ASSIST_STEP as usize, "slots scanned");
         assert!(marked(leaves[0]) && !leaves[1..].iter().any(|&l| marked(l)));
     }
 
