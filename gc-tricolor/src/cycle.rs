@@ -19,7 +19,11 @@
 //! only at a safepoint, after the flush, when the markers are quiescent;
 //! the mutator produces no grey object at a safepoint, so the decision
 //! cannot be overtaken. Every pause is recorded through one
-//! [`Safepoint::pause`] call.
+//! [`Safepoint::pause`] call. The mark-start and termination pauses scan
+//! no object (they shade roots and the barrier buffer, and test
+//! quiescence); a bounded assist scans in steps of at most
+//! `grey::ASSIST_STEP` slots and checks its budget after each, whatever
+//! the size of the objects it meets.
 
 use std::time::{Duration, Instant};
 

@@ -2,17 +2,25 @@
 //! queue, run by the marker threads and by an assisting mutator.
 //!
 //! The grey queue is a shared injector plus one deque per marker (and the
-//! mutator's own deque for assists, which nobody steals from). Invariants:
+//! mutator's own deque for assists, which nobody steals from). Its entries
+//! are [`Grey`] ranges: an object and a range of its slots, so that a big
+//! object is scanned in bounded steps (`grey.rs`, which states the
+//! invariants of that split). Invariants:
 //!
-//! * An object is pushed at most once per cycle: [`Shared::shade`] sets
-//!   its mark bit with one atomic OR, and only the caller that flipped the
-//!   bit pushes it.
+//! * An object is pushed whole at most once per cycle: [`Shared::shade`]
+//!   sets its mark bit with one atomic OR, and only the caller that
+//!   flipped the bit pushes it. The other entries of a big object are the
+//!   rest of a range, pushed by the drainer that took the range.
 //! * Only a deque's owner pushes to it; anyone may steal from it.
 //! * A drainer increments `busy` *before* it steals (with a `SeqCst` fence
-//!   after), and decrements it only once its own deque is empty and every
-//!   steal failed. So, after the mutator's barrier buffer was flushed,
-//!   "injector empty, then `busy == 0`" ([`Shared::quiescent`]) means no
-//!   grey object exists anywhere (crate docs, "Termination").
+//!   after), pushes the rest of a range before it scans the range's first
+//!   step, and decrements `busy` only once its own deque is empty and
+//!   every steal failed. So, after the mutator's barrier buffer was
+//!   flushed, "injector empty, then `busy == 0`" ([`Shared::quiescent`])
+//!   means no grey range exists anywhere (crate docs, "Termination").
+//! * One step reads at most an oblet's slots ([`OBLET_SLOTS`], an
+//!   assist's [`ASSIST_STEP`]); an assist reads the clock after every
+//!   [`CHECK_WORK`] units of work, so it ends at most one step late.
 //! * The per-cycle counts (`Ctl::marked`, `Ctl::scanned`) are added under
 //!   the control lock when a drainer stops, so a termination that took
 //!   the lock sees every idle marker's counts and marks.
