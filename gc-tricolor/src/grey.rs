@@ -36,7 +36,7 @@
 //!   `busy == 0`" still means no grey range exists anywhere (crate docs,
 //!   "Termination"). A drainer that requeued the rest after leaving `busy`
 //!   would let a termination decide in between, and lose everything only
-//!   that rest reaches (the loom model `m7` checks this, with its broken
+//!   that rest reaches (the loom model `m10` checks this, with its broken
 //!   twin).
 //! * **Marked once, counted once.** Only the whole entry is made by
 //!   shading, so an object is still pushed whole at most once per cycle

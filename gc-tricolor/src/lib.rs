@@ -129,7 +129,7 @@
 //! read), so it covers an object partly scanned while the mutator writes
 //! it, exactly as it covered a whole-object scan, which was never atomic
 //! with respect to the mutator either. `src/grey.rs` gives the argument
-//! in full; the loom model `m7` and its broken twins check both.
+//! in full; the loom model `m10` and its broken twins check both.
 //!
 //! ## Sweeping
 //!

@@ -1,7 +1,7 @@
 //! loom models of big objects marked in oblets (`src/grey.rs`; under loom
 //! an oblet is two slots, so a four-slot object is split in two).
 //!
-//! (7) the mutator moves references between the two oblets of a grey
+//! (10) the mutator moves references between the two oblets of a grey
 //! object while a marker scans them: the deletion barrier still covers
 //! the oblet not yet scanned, and termination waits for the rest of the
 //! object, which the marker requeues while it is busy.
@@ -42,18 +42,18 @@ fn swap_across_oblets() {
 }
 
 #[test]
-fn m7_writes_across_oblets() {
+fn m10_writes_across_oblets() {
     model(swap_across_oblets);
 }
 
 #[test]
 #[should_panic(expected = "not allocated")]
-fn m7_broken_no_deletion_barrier() {
+fn m10_broken_no_deletion_barrier() {
     broken(Fault::NoDeletionBarrier, swap_across_oblets);
 }
 
 #[test]
 #[should_panic(expected = "not allocated")]
-fn m7_broken_rest_requeued_after_idle() {
+fn m10_broken_rest_requeued_after_idle() {
     broken(Fault::RequeueAfterIdle, swap_across_oblets);
 }
