@@ -20,6 +20,7 @@
 use gc_core::{ObjPtr, RawValue};
 
 use crate::Tricolor;
+use crate::grey::Grey;
 use crate::span::SpanRef;
 use crate::sync::faults::{Fault, on as fault};
 use crate::sync::{Ordering, lock};
@@ -106,7 +107,7 @@ impl Tricolor {
             // by the snapshot until termination, which flushes first.
             if let Some(n) = unsafe { self.shared.shade(p) } {
                 bytes += n;
-                self.shared.injector.push(p);
+                self.shared.injector.push(Grey::whole(p));
             }
         }
         drop(b);

@@ -19,13 +19,18 @@
 //! only at a safepoint, after the flush, when the markers are quiescent;
 //! the mutator produces no grey object at a safepoint, so the decision
 //! cannot be overtaken. Every pause is recorded through one
-//! [`Safepoint::pause`] call.
+//! [`Safepoint::pause`] call. The mark-start and termination pauses scan
+//! no object (they shade roots and the barrier buffer, and test
+//! quiescence); a bounded assist scans in steps of at most
+//! `grey::ASSIST_STEP` slots and checks its budget after each, whatever
+//! the size of the objects it meets.
 
 use std::time::{Duration, Instant};
 
 use gc_core::stats::Phase;
 use gc_core::{CollectKind, ObjPtr, PauseWork, Request, Safepoint};
 
+use crate::grey::Grey;
 use crate::pacer::SWEEP_SLICE;
 use crate::span::SpanRef;
 use crate::sync::faults::{Fault, on as fault};
@@ -142,7 +147,7 @@ impl Tricolor {
                 // SAFETY: obligation 1: roots name live objects.
                 if let Some(n) = unsafe { sh.shade(*p) } {
                     bytes += n;
-                    sh.injector.push(*p);
+                    sh.injector.push(Grey::whole(*p));
                 }
             };
             if fault(sh.faults, Fault::NoStackSnapshot) {

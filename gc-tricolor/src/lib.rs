@@ -52,7 +52,9 @@
 //! `meta` and `aux` words are zero), so it has no `header.rs`. A marker
 //! shades a pointer by one atomic `fetch_or`, and only the caller that
 //! flipped the bit pushes the object, so an object is pushed once per cycle
-//! however many markers find it.
+//! however many markers find it. An entry of the grey queue is an object
+//! and a range of its slots (see "Big objects" below): a big object is
+//! grey until every range of it has been scanned.
 //!
 //! The invariant that makes concurrent marking sound is the *weak
 //! tri-colour invariant in its snapshot form*: every object that was
@@ -91,8 +93,8 @@
 //!
 //! ## Termination
 //!
-//! Marking is done when no grey object exists anywhere. Grey objects hide in
-//! three places: the mutator's barrier buffer (flushed at every safepoint),
+//! Marking is done when no grey object (or range of a big object) exists
+//! anywhere. Grey work hides in three places: the mutator's barrier buffer (flushed at every safepoint),
 //! the shared injector, and markers' local deques. A marker increments
 //! `busy` *before* it steals and decrements it only once its own deque is
 //! empty and every steal failed; only a deque's owner pushes to it. So
@@ -104,6 +106,30 @@
 //! next safepoint, unless it has allocated past the heap goal, in which
 //! case it assists (drains the queue itself) and then waits for the markers;
 //! that time is recorded as an [`Phase::Assist`](gc_core::Phase::Assist) pause, never hidden.
+//!
+//! ## Big objects
+//!
+//! No scan step grows with the size of an object: a grey queue entry is
+//! an object and a range of its slots, and an object whose slots take more
+//! than 128 KiB (Go's `maxObletBytes`) is scanned in *oblets* of that
+//! size (`src/grey.rs`). The drainer that takes a range pushes the rest of
+//! it back onto its own deque, as at most two entries, and scans only the
+//! first step: an oblet for a background marker, 1,024 slots for an
+//! assisting mutator (which reads the clock after every step, so it ends
+//! its assist at most one step late). The rest is ordinary grey work:
+//! other markers steal it, an assist takes it or hands it to the markers.
+//! The termination pause scans nothing at all.
+//!
+//! Two invariants keep this sound. The rest of a range is pushed while the
+//! drainer still holds `busy` (before it scans), so "injector empty, then
+//! `busy == 0`" still means no grey range is left anywhere. And the
+//! deletion barrier needs no change: its guarantee is per slot (the
+//! value a slot held at the snapshot is either read by the scan of the
+//! range holding that slot or shaded by the first overwrite before that
+//! read), so it covers an object partly scanned while the mutator writes
+//! it, exactly as it covered a whole-object scan, which was never atomic
+//! with respect to the mutator either. `src/grey.rs` gives the argument
+//! in full; the loom model `m10` and its broken twins check both.
 //!
 //! ## Sweeping
 //!
@@ -172,6 +198,7 @@
 //! | `lib.rs` | these docs, the collector's state ([`Tricolor`], the mutator's and the shared state) and the `Collector` impl, which delegates |
 //! | `alloc.rs` | allocation: the per-class span cache, small and large objects, allocate-black, the heap-limit check, accounting |
 //! | `barrier.rs` | the deletion barrier of `write_slot` and weak upgrades, and its buffer |
+//! | `grey.rs` | grey queue entries (an object and a slot range) and how a big object's range is cut into oblets and steps |
 //! | `mark.rs` | the markers: shading, scanning, stealing, draining, the quiescence test, the marker threads |
 //! | `cycle.rs` | the cycle's phases at safepoints: mark start, assist, termination |
 //! | `sweep.rs` | the span lists and lazy sweeping (the sweepgen protocol's claims, proportional and background sweeping) |
@@ -191,6 +218,7 @@ use gc_core::{
 mod alloc;
 mod barrier;
 mod cycle;
+mod grey;
 mod mark;
 mod pacer;
 mod span;
@@ -202,6 +230,7 @@ mod verify;
 pub use sync::faults;
 
 use alloc::Cache;
+use grey::Grey;
 use span::{CLASSES, SIZE_CLASSES};
 use sweep::Lists;
 use sync::deque::{Injector, Stealer, Worker};
@@ -222,7 +251,7 @@ pub struct Tricolor {
     shared: Arc<Shared>,
     workers: Vec<thread::JoinHandle<()>>,
     /// The mutator's own deque for assists (nobody steals from it).
-    local: Worker<ObjPtr>,
+    local: Worker<Grey>,
     /// Mutator-side state: touched only by the mutator thread (the
     /// collector is `!Sync` through these cells).
     m: MutatorState,
@@ -296,8 +325,8 @@ impl MutatorState {
 
 /// State shared with the marker threads.
 struct Shared {
-    injector: Injector<ObjPtr>,
-    stealers: Vec<Stealer<ObjPtr>>,
+    injector: Injector<Grey>,
+    stealers: Vec<Stealer<Grey>>,
     /// Markers (and an assisting mutator) that may hold grey objects.
     busy: AtomicUsize,
     phase: AtomicU32,
@@ -324,7 +353,7 @@ struct Shared {
 
 impl Shared {
     /// The shared state of a heap whose markers own the deques `workers`.
-    fn new(workers: &[Worker<ObjPtr>]) -> Shared {
+    fn new(workers: &[Worker<Grey>]) -> Shared {
         Shared {
             injector: Injector::new(),
             stealers: workers.iter().map(|w| w.stealer()).collect(),
@@ -425,7 +454,7 @@ unsafe impl Collector for Tricolor {
 
     fn new(config: &HeapConfig) -> Result<Self, ConfigError> {
         let n = config.marker_threads.max(1);
-        let deques: Vec<Worker<ObjPtr>> = (0..n).map(|_| Worker::new_lifo()).collect();
+        let deques: Vec<Worker<Grey>> = (0..n).map(|_| Worker::new_lifo()).collect();
         let shared = Arc::new(Shared::new(&deques));
         let workers = mark::spawn_markers(&shared, deques)?;
         Ok(Tricolor {

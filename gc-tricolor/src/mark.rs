@@ -2,17 +2,25 @@
 //! queue, run by the marker threads and by an assisting mutator.
 //!
 //! The grey queue is a shared injector plus one deque per marker (and the
-//! mutator's own deque for assists, which nobody steals from). Invariants:
+//! mutator's own deque for assists, which nobody steals from). Its entries
+//! are [`Grey`] ranges: an object and a range of its slots, so that a big
+//! object is scanned in bounded steps (`grey.rs`, which states the
+//! invariants of that split). Invariants:
 //!
-//! * An object is pushed at most once per cycle: [`Shared::shade`] sets
-//!   its mark bit with one atomic OR, and only the caller that flipped the
-//!   bit pushes it.
+//! * An object is pushed whole at most once per cycle: [`Shared::shade`]
+//!   sets its mark bit with one atomic OR, and only the caller that
+//!   flipped the bit pushes it. The other entries of a big object are the
+//!   rest of a range, pushed by the drainer that took the range.
 //! * Only a deque's owner pushes to it; anyone may steal from it.
 //! * A drainer increments `busy` *before* it steals (with a `SeqCst` fence
-//!   after), and decrements it only once its own deque is empty and every
-//!   steal failed. So, after the mutator's barrier buffer was flushed,
-//!   "injector empty, then `busy == 0`" ([`Shared::quiescent`]) means no
-//!   grey object exists anywhere (crate docs, "Termination").
+//!   after), pushes the rest of a range before it scans the range's first
+//!   step, and decrements `busy` only once its own deque is empty and
+//!   every steal failed. So, after the mutator's barrier buffer was
+//!   flushed, "injector empty, then `busy == 0`" ([`Shared::quiescent`])
+//!   means no grey range exists anywhere (crate docs, "Termination").
+//! * One step reads at most an oblet's slots ([`OBLET_SLOTS`], an
+//!   assist's [`ASSIST_STEP`]); an assist reads the clock after every
+//!   [`CHECK_WORK`] units of work, so it ends at most one step late.
 //! * The per-cycle counts (`Ctl::marked`, `Ctl::scanned`) are added under
 //!   the control lock when a drainer stops, so a termination that took
 //!   the lock sees every idle marker's counts and marks.
@@ -21,6 +29,7 @@ use std::time::Instant;
 
 use gc_core::{ConfigError, ObjPtr, RawValue};
 
+use crate::grey::{ASSIST_STEP, CHECK_WORK, ENTRY_WORK, Grey, OBLET_SLOTS};
 use crate::span::SpanRef;
 use crate::sync::deque::{Steal, Worker};
 use crate::sync::faults::{Fault, on as fault};
@@ -69,17 +78,36 @@ impl Shared {
             .then_some(span.cell as u64)
     }
 
-    /// Blackens `obj`: shades everything it references, pushing newly
-    /// grey objects on `out`. Returns the bytes it shaded.
+    /// Takes one step of the grey entry `g` (`grey.rs`): pushes the rest
+    /// of its range onto `out` first (onto `late` in the broken twin that
+    /// requeues it after leaving `busy`), then shades everything the slots
+    /// of its first oblet reference, pushing newly grey objects on `out`.
+    /// Returns the bytes it shaded and the slots it read (at most `step`,
+    /// itself at most [`OBLET_SLOTS`]).
     ///
     /// # Safety
     ///
-    /// 1. `obj` is marked and was allocated before the cycle started (so
+    /// 1. `g.obj` is marked and was allocated before the cycle started (so
     ///    it is alive until the cycle's termination).
-    unsafe fn scan(&self, obj: ObjPtr, out: &Worker<ObjPtr>) -> u64 {
-        let mut bytes = 0;
+    unsafe fn scan(
+        &self,
+        g: Grey,
+        step: u32,
+        out: &Worker<Grey>,
+        late: &mut Vec<Grey>,
+    ) -> (u64, usize) {
         // SAFETY: obligation 1.
-        for s in unsafe { obj.slots() } {
+        let slots = unsafe { g.obj.slots() };
+        let step = g.split(slots.len(), step);
+        for r in step.rest.into_iter().flatten() {
+            if fault(self.faults, Fault::RequeueAfterIdle) {
+                late.push(r);
+            } else {
+                out.push(r);
+            }
+        }
+        let mut bytes = 0;
+        for s in &slots[step.scan.clone()] {
             let v = RawValue::from_bits(self.mirror.load(s));
             if let Some(p) = v.as_ptr() {
                 // SAFETY: `p` was in a slot of a live object, so it is a
@@ -87,14 +115,14 @@ impl Shared {
                 // snapshot, which keeps it allocated until termination).
                 if let Some(b) = unsafe { self.shade(p) } {
                     bytes += b;
-                    out.push(p);
+                    out.push(Grey::whole(p));
                 }
             }
         }
-        bytes
+        (bytes, step.scan.len())
     }
 
-    fn steal(&self, local: &Worker<ObjPtr>, me: Option<usize>) -> Option<ObjPtr> {
+    fn steal(&self, local: &Worker<Grey>, me: Option<usize>) -> Option<Grey> {
         loop {
             let mut retry = false;
             match self.injector.steal_batch_and_pop(local) {
@@ -116,24 +144,36 @@ impl Shared {
         }
     }
 
-    /// Drains grey objects until none can be found (or `deadline` passes,
-    /// for an assisting mutator). Returns whether it ran out of work.
+    /// Drains grey entries until none can be found (or `deadline` passes,
+    /// for an assisting mutator, which scans in steps of [`ASSIST_STEP`]
+    /// slots and reads the clock after every [`CHECK_WORK`] units of work,
+    /// so after every whole step). Returns whether it ran out of work.
     pub(crate) fn drain(
         &self,
-        local: &Worker<ObjPtr>,
+        local: &Worker<Grey>,
         me: Option<usize>,
         deadline: Option<Instant>,
     ) -> bool {
         self.busy.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         let guard = Unwinding(self, Some(&self.busy));
-        let (mut bytes, mut objects) = (0, 0u64);
+        let (mut bytes, mut objects, mut work) = (0, 0u64, 0u64);
+        let mut late = Vec::new();
         let mut out_of_work = true;
-        while let Some(obj) = local.pop().or_else(|| self.steal(local, me)) {
-            // SAFETY: everything in the grey queue is a marked object that
-            // was reachable at the snapshot or shaded by the barrier.
-            bytes += unsafe { self.scan(obj, local) };
-            objects += 1;
+        let step = if deadline.is_some() {
+            ASSIST_STEP
+        } else {
+            OBLET_SLOTS
+        };
+        while let Some(g) = local.pop().or_else(|| self.steal(local, me)) {
+            // SAFETY: everything in the grey queue is (a range of) a marked
+            // object that was reachable at the snapshot or shaded by the
+            // barrier.
+            let (b, slots) = unsafe { self.scan(g, step, local, &mut late) };
+            bytes += b;
+            // Only the step that starts at slot 0 counts the object.
+            objects += u64::from(g.from == 0);
+            work += ENTRY_WORK + slots as u64;
             if local.len() > SHARE_AT {
                 for _ in 0..SHARE_AT / 2 {
                     match local.pop() {
@@ -143,25 +183,38 @@ impl Shared {
                 }
                 self.kick();
             }
-            if objects % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-                // Hand what is left to the markers.
-                while let Some(p) = local.pop() {
-                    self.injector.push(p);
+            if work >= CHECK_WORK {
+                work = 0;
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    // Hand what is left to the markers.
+                    while let Some(p) = local.pop() {
+                        self.injector.push(p);
+                    }
+                    self.kick();
+                    out_of_work = false;
+                    break;
                 }
-                self.kick();
-                out_of_work = false;
-                break;
             }
         }
         std::mem::forget(guard);
-        let mut g = lock(&self.ctl);
-        g.marked += bytes;
-        g.scanned += objects;
-        if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
-            if self.injector.is_empty() {
-                self.mark_done.store(true, Ordering::Relaxed);
+        {
+            let mut g = lock(&self.ctl);
+            g.marked += bytes;
+            g.scanned += objects;
+            if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if self.injector.is_empty() {
+                    self.mark_done.store(true, Ordering::Relaxed);
+                }
+                self.idle_cv.notify_all();
             }
-            self.idle_cv.notify_all();
+        }
+        if !late.is_empty() {
+            // The broken twin: the rest of a range reaches the queue only
+            // now, when a termination may already have found it empty.
+            for g in late {
+                self.injector.push(g);
+            }
+            self.kick();
         }
         out_of_work
     }
@@ -184,7 +237,7 @@ impl Shared {
 /// started, stops those that were and reports it.
 pub(crate) fn spawn_markers(
     shared: &Arc<Shared>,
-    deques: Vec<Worker<ObjPtr>>,
+    deques: Vec<Worker<Grey>>,
 ) -> Result<Vec<thread::JoinHandle<()>>, ConfigError> {
     let n = deques.len();
     let mut ok = Vec::new();
@@ -238,7 +291,7 @@ fn demote_marker_thread() {
 
 /// A marker thread: waits for a new work epoch, then drains the grey
 /// queue while marking, or sweeps in the background while sweeping.
-fn worker_main(shared: Arc<Shared>, local: Worker<ObjPtr>, me: usize) {
+fn worker_main(shared: Arc<Shared>, local: Worker<Grey>, me: usize) {
     demote_marker_thread();
     let mut seen = 0;
     loop {
@@ -262,6 +315,104 @@ fn worker_main(shared: Arc<Shared>, local: Worker<ObjPtr>, me: usize) {
             }
             SWEEPING => shared.sweep_all(),
             _ => {}
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Instant;
+
+    use gc_core::{Collector, HeapConfig, RawValue, SlotInit};
+
+    use crate::grey::{ASSIST_STEP, Grey, OBLET_SLOTS};
+    use crate::sync::Ordering;
+    use crate::sync::deque::Steal;
+    use crate::{MARKING, Tricolor};
+
+    /// Slots of the big object: 61 oblets.
+    const LEN: usize = 1_000_000;
+
+    /// Every grey entry in the injector.
+    fn take_injector(t: &Tricolor) -> Vec<Grey> {
+        let mut out = Vec::new();
+        loop {
+            match t.shared.injector.steal_batch_and_pop(&t.local) {
+                Steal::Success(g) => out.push(g),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+            out.extend(std::iter::from_fn(|| t.local.pop()));
+        }
+        out
+    }
+
+    /// A collector (its markers asleep: the phase is idle) holding a big
+    /// object of `LEN` nil slots except one leaf per oblet, at slot 7 of
+    /// it; the object is shaded and in the mutator's deque, as at the
+    /// start of an assist.
+    fn big_object_queued() -> (Tricolor, gc_core::ObjPtr, Vec<gc_core::ObjPtr>) {
+        let t = Tricolor::new(&HeapConfig::default().with_marker_threads(1)).unwrap();
+        let init = SlotInit::Fill(
+            RawValue::from_bits(gc_core::Value::NIL.raw().to_bits()),
+            LEN,
+        );
+        // SAFETY: no slot holds a reference.
+        let big = unsafe { t.alloc_object(2, init, &[]) }.unwrap();
+        let mut leaves = Vec::new();
+        for i in (7..LEN).step_by(OBLET_SLOTS as usize) {
+            // SAFETY: no slot holds a reference.
+            let leaf = unsafe { t.alloc_object(1, SlotInit::Copy(&[]), &[]) }.unwrap();
+            // SAFETY: both are live objects of `t`; `i < LEN`.
+            unsafe { t.store_slot(big, i, RawValue::from_ptr(leaf)) };
+            leaves.push(leaf);
+        }
+        // SAFETY: `big` was just allocated and is not freed before `t`.
+        assert!(unsafe { t.shared.shade(big) }.is_some());
+        t.local.push(Grey::whole(big));
+        (t, big, leaves)
+    }
+
+    fn marked(p: gc_core::ObjPtr) -> bool {
+        // SAFETY: the tests' objects live as long as their collector.
+        let span = unsafe { crate::span::SpanRef::of(p) }.get();
+        span.is_marked(span.cell_index(p.addr()))
+    }
+
+    /// An assist whose budget has run out scans one step of a big object,
+    /// not the object, and hands the rest on as grey ranges.
+    #[test]
+    fn an_assist_past_its_deadline_scans_one_step() {
+        let (t, big, leaves) = big_object_queued();
+        let done = t.shared.drain(&t.local, None, Some(Instant::now()));
+        assert!(!done, "the rest is handed on, not drained");
+        let (rest, shaded): (Vec<Grey>, Vec<Grey>) =
+            take_injector(&t).into_iter().partition(|g| g.obj == big);
+        assert_eq!(shaded, [Grey::whole(leaves[0])]);
+        assert!(rest.len() <= 2);
+        let left: usize = rest.iter().map(|g| g.slots(LEN)).sum();
+        assert_eq!(LEN - left, ASSIST_STEP as usize, "slots scanned");
+        assert!(marked(leaves[0]) && !leaves[1..].iter().any(|&l| marked(l)));
+    }
+
+    /// The rest of a big object that an assist handed on is taken by a
+    /// background marker, or by the next assist: every leaf gets marked.
+    #[test]
+    fn markers_and_assists_both_take_oblets() {
+        for by_marker in [false, true] {
+            let (t, _big, leaves) = big_object_queued();
+            t.shared.drain(&t.local, None, Some(Instant::now()));
+            if by_marker {
+                t.shared.phase.store(MARKING, Ordering::Release);
+                t.shared.kick();
+                while !t.shared.quiescent() {
+                    crate::sync::thread::yield_now();
+                }
+            } else {
+                assert!(t.shared.drain(&t.local, None, None));
+            }
+            assert!(t.shared.quiescent());
+            assert!(leaves.iter().all(|&l| marked(l)), "by marker: {by_marker}");
         }
     }
 }

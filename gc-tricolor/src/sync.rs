@@ -161,6 +161,9 @@ pub mod faults {
         NoStackSnapshot = 256,
         /// Mark bits are not cleared by sweeping (stale marks next cycle).
         KeepMarks = 512,
+        /// A drainer pushes the rest of a big object's range (`grey.rs`)
+        /// only after it has left `busy`, instead of before it scans.
+        RequeueAfterIdle = 1024,
     }
 
     #[cfg(loom)]
