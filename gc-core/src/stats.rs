@@ -18,7 +18,8 @@ use hdrhistogram::Histogram;
 pub enum Phase {
     /// A young-generation (nursery) collection.
     Minor,
-    /// An old-generation or whole-heap collection.
+    /// An old-generation or whole-heap collection, or one step of an
+    /// incremental one.
     Major,
     /// Reference counting: freeing objects whose count reached zero.
     Free,
