@@ -36,23 +36,15 @@ impl Generational {
     #[inline(always)]
     pub(crate) unsafe fn barriered_store(&self, obj: ObjPtr, index: usize, value: RawValue) {
         let st = self.st();
-        // SAFETY: obligation 1: a live object.
-        let m = unsafe { meta(obj) };
-        if m & OLD != 0 && st.marking {
-            // The deletion barrier: shade what the slot held.
-            // SAFETY: obligation 1: a live object and an index in bounds;
-            // the slot names a live object (or none).
-            if let Some(old) = unsafe { obj.load_slot(index) }.as_ptr() {
-                // SAFETY: as above.
-                unsafe { st.shade(old) };
-            }
+        if st.marking {
+            // SAFETY: obligation 1, passed on.
+            unsafe { st.shade_overwritten(obj, index) };
         }
         // SAFETY: obligation 1: a live object and an index in bounds.
         unsafe { obj.store_slot(index, value) };
         if let Some(v) = value.as_ptr()
-            && m & (OLD | REMEMBERED) == OLD
-            // SAFETY: obligation 1: `v` is a live object.
-            && unsafe { is_young(v) }
+            // SAFETY: obligation 1: `obj` and `v` are live objects.
+            && unsafe { meta(obj) & (OLD | REMEMBERED) == OLD && is_young(v) }
         {
             // SAFETY: `obj` is a live old object.
             unsafe { st.remember(obj) };
@@ -61,6 +53,26 @@ impl Generational {
 }
 
 impl State {
+    /// The deletion barrier: shades what slot `index` of `obj` holds, if
+    /// `obj` is old (out of line: it runs only while a cycle marks).
+    ///
+    /// # Safety
+    ///
+    /// 1. `obj` is a live object of this heap and `index` is in bounds.
+    #[cold]
+    #[inline(never)]
+    unsafe fn shade_overwritten(&mut self, obj: ObjPtr, index: usize) {
+        // SAFETY: obligation 1: a live object and an index in bounds; the
+        // slot names a live object (or none).
+        unsafe {
+            if meta(obj) & OLD != 0
+                && let Some(old) = obj.load_slot(index).as_ptr()
+            {
+                self.shade(old);
+            }
+        }
+    }
+
     /// Puts the old object `p` on the remembered set, unless it is on it.
     ///
     /// # Safety
