@@ -84,7 +84,7 @@ impl Generational {
         let mem = if large {
             gc_core::large::alloc(size)
         } else if st.pretenure {
-            st.old.alloc(size)
+            st.old.alloc(size, true)
         } else {
             st.nursery.alloc(size)
         };

@@ -106,7 +106,7 @@ impl State {
             // SAFETY: `p` is complete and stays allocated until its
             // from-space is reset at the end of the collection; the memory
             // is fresh old space.
-            let to = unsafe { move_object(p, size, self.old.alloc(size), new_meta) };
+            let to = unsafe { move_object(p, size, self.old.alloc(size, false), new_meta) };
             self.promoted_queue.push(to);
             to
         } else {

@@ -30,15 +30,16 @@
 //! inside the current hole; when it is too small, the allocator takes the
 //! next hole in address order (a hole too small for the request is left as
 //! it is: a gap, to be coalesced by the next sweep), and when there is no
-//! hole it bumps in the last chunk; when that is full too, it sweeps the
-//! next chunks if a sweep is under way (lazy sweeping, as Go's `mcentral`
-//! does, so freed memory is reused before new memory is asked for; at most
-//! [`LAZY_SWEEP_CHUNKS`] per chunk taken, so that lazy sweeping costs a
-//! bounded amount per byte allocated), and only then takes a new chunk.
-//! Bigger objects go straight to the bump chunk. Taking holes in address
-//! order keeps objects promoted together next to each other, as the
-//! compacting collection this space replaces did (Immix's line allocation
-//! follows the same idea).
+//! hole it bumps in the last chunk. When that is full too, an allocation by
+//! the mutator first sweeps the next chunks if a sweep is under way (lazy
+//! sweeping, as Go's `mcentral` does, so that freed memory is reused before
+//! new memory is asked for; at most [`LAZY_SWEEP_CHUNKS`] per chunk taken,
+//! so that lazy sweeping costs a bounded amount per byte allocated; a
+//! minor collection's promotions do not sweep, so that its pause does not
+//! grow by the sweep), and only then takes a new chunk. Bigger objects go
+//! straight to the bump chunk. Taking holes in address order keeps objects
+//! promoted together next to each other (Immix's line allocation follows
+//! the same idea).
 //!
 //! ## Sweeping
 //!
@@ -203,14 +204,16 @@ impl OldSpace {
 
     /// Allocates `size` bytes (a multiple of 8, not 0), 8-aligned; `None`
     /// if the system refuses a chunk. The caller writes an object into
-    /// them at once (the layout invariant).
+    /// them at once (the layout invariant). With `lazy`, a sweep under way
+    /// may be advanced first (see "Allocation"); a minor collection
+    /// promotes without it, so that its pause does not grow by the sweep.
     #[inline]
-    pub(crate) fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+    pub(crate) fn alloc(&mut self, size: usize, lazy: bool) -> Option<NonNull<u8>> {
         debug_assert!(size > 0 && size.is_multiple_of(8));
         let p = if self.hole_end - self.hole_cur >= size {
             self.take_hole(size)
         } else {
-            self.alloc_slow(size)?
+            self.alloc_slow(size, lazy)?
         };
         self.live += size;
         // SAFETY: an address inside a chunk, never null.
@@ -232,7 +235,7 @@ impl OldSpace {
 
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&mut self, size: usize) -> Option<usize> {
+    fn alloc_slow(&mut self, size: usize, lazy: bool) -> Option<usize> {
         if size <= MAX_HOLE_OBJECT {
             let mut swept = 0;
             loop {
@@ -248,7 +251,7 @@ impl OldSpace {
                 // `LAZY_SWEEP_CHUNKS` chunks per new chunk, so that the
                 // lazy sweeping costs a bounded amount per byte allocated
                 // even in a heap with nothing to free.
-                if self.end - self.cur >= size || swept == LAZY_SWEEP_CHUNKS {
+                if !lazy || self.end - self.cur >= size || swept == LAZY_SWEEP_CHUNKS {
                     break;
                 }
                 swept += 1;
