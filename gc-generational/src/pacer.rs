@@ -28,8 +28,8 @@
 //!   work is still owed, the mutator yields again after [`OWED_GAP`]
 //!   bytes, so a big debt (a minor collection that promoted a whole
 //!   nursery) is paid in several short steps. Past the goal a step may do
-//!   twice as much, and a quarter past it the step finishes the phase: a
-//!   long pause, but the heap's growth stays bounded.
+//!   twice as much, and a quarter past it a marking step finishes the
+//!   marking: a long pause, but the heap's growth stays bounded.
 //! * Sweeping is paced the same way, in bytes walked per byte of debt,
 //!   over the runway from the termination to the next trigger, within
 //!   [`SWEEP_STEP_MIN`] and [`SWEEP_STEP_MAX`]; allocation also sweeps
@@ -172,22 +172,30 @@ impl State {
     /// the old generation is past its goal, everything once it is a
     /// quarter past).
     pub(crate) fn mark_budget(&mut self, stress: bool) -> Budget {
-        self.budget(stress, self.mark_ratio, MARK_STEP_MIN, MARK_STEP_MAX)
+        self.budget(stress, self.mark_ratio, MARK_STEP_MIN, MARK_STEP_MAX, true)
     }
 
     /// The budget of the next sweeping step (bytes walked), the same way
-    /// within [`SWEEP_STEP_MIN`] and [`SWEEP_STEP_MAX`].
+    /// within [`SWEEP_STEP_MIN`] and [`SWEEP_STEP_MAX`], but never
+    /// unbounded: the old generation's size counts the garbage still to
+    /// sweep, and allocation sweeps lazily before it takes memory.
     pub(crate) fn sweep_budget(&mut self, stress: bool) -> Budget {
-        self.budget(stress, self.sweep_ratio, SWEEP_STEP_MIN, SWEEP_STEP_MAX)
+        self.budget(
+            stress,
+            self.sweep_ratio,
+            SWEEP_STEP_MIN,
+            SWEEP_STEP_MAX,
+            false,
+        )
     }
 
-    fn budget(&mut self, stress: bool, ratio: f64, min: usize, max: usize) -> Budget {
+    fn budget(&mut self, stress: bool, ratio: f64, min: usize, max: usize, finish: bool) -> Budget {
         if stress {
             return Budget::work(STRESS_STEP);
         }
         self.owed += (self.old_debt as f64 * ratio) as usize;
         let old = self.old_generation() as u64;
-        if old >= self.major_goal + self.major_goal / 4 {
+        if finish && old >= self.major_goal + self.major_goal / 4 {
             return Budget::UNBOUNDED;
         }
         let (cap, time) = if old >= self.major_goal {

@@ -71,7 +71,8 @@ def lox_run(a, prog, backend):
 
 def row(name, backend, runs):
     med = [statistics.median(x[i] for x in runs) for i in range(4)]
-    ratio = f"{med[2] / med[3]:.1f}x" if med[3] > 0 else "-"
+    # A ratio over a heap of less than a megabyte says nothing.
+    ratio = f"{med[2] / med[3]:.1f}x" if med[3] >= 1 else "-"
     return (f"| {name} | {backend} | {med[0]:.2f} | {med[1]:.3f} | {med[2]:.0f} | "
             f"{med[3]:.0f} | {ratio} |")
 
