@@ -166,10 +166,11 @@ mod tests {
     use gc_core::{RawValue, SlotInit};
     use std::ptr::NonNull;
 
-    /// A slot-less object in leaked memory (`split` only does arithmetic
-    /// on the lengths it is given; the entries need a real object).
-    fn obj() -> ObjPtr {
-        let mem = NonNull::from(Box::leak(Box::new([0u64; 4]))).cast::<u8>();
+    /// A slot-less object in the caller's `mem` (`split` only does
+    /// arithmetic on the lengths it is given; the entries need a real
+    /// object).
+    fn obj(mem: &mut [u64; 4]) -> ObjPtr {
+        let mem = NonNull::from(mem).cast::<u8>();
         // SAFETY: 32 bytes, 8-aligned and writable, hold a header with no
         // slots or bytes; no slot holds a reference.
         unsafe { ObjPtr::init(mem, 0, SlotInit::Copy(&[] as &[RawValue]), &[], 0, 0) }
@@ -180,7 +181,8 @@ mod tests {
     /// slots covered.
     fn drain(len: usize, step: u32) -> Vec<bool> {
         let mut seen = vec![false; len];
-        let mut queue = vec![Grey::whole(obj())];
+        let mut mem = [0u64; 4];
+        let mut queue = vec![Grey::whole(obj(&mut mem))];
         let mut steps = 0;
         while let Some(g) = queue.pop() {
             let s = g.split(len, step);
@@ -217,7 +219,8 @@ mod tests {
 
     #[test]
     fn small_objects_are_one_step() {
-        let s = Grey::whole(obj()).split(100, OBLET_SLOTS);
+        let mut mem = [0u64; 4];
+        let s = Grey::whole(obj(&mut mem)).split(100, OBLET_SLOTS);
         assert_eq!(s.scan, 0..100);
         assert_eq!(s.rest, [None, None]);
     }
