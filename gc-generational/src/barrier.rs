@@ -14,8 +14,9 @@
 //! While a major cycle marks, a store into an old object first shades the
 //! object its slot held (Yuasa's snapshot-at-the-beginning barrier; why
 //! that is enough is argued in `src/major.rs`). Stores into young objects
-//! need no shading: the young generation was empty at the snapshot, so
-//! no slot of a young object is part of it.
+//! need no shading: the survivors' old references were shaded when the
+//! cycle started, and every other young object is newer than the
+//! snapshot.
 
 use gc_core::{ObjPtr, RawValue};
 

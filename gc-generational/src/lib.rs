@@ -127,17 +127,17 @@
 //!    most 16,384 slots of one object per unit of work, like Go's oblets),
 //!    the barrier shades what old slots held before each store (Yuasa's
 //!    snapshot-at-the-beginning barrier, needed only for stores into old
-//!    objects), a weak handle upgraded meanwhile
-//!    is shaded, and everything allocated old is born marked;
+//!    objects), a weak handle upgraded meanwhile is shaded, and
+//!    everything allocated old is born marked;
 //! 3. **termination** (when the mark stack is empty): weak entries to
 //!    unmarked old objects are cleared, unmarked objects leave the
 //!    remembered set, unmarked large objects are freed, and the sweep
 //!    begins;
 //! 4. **sweeping**, in bounded steps at safepoints and lazily from old
 //!    allocation: dead objects become gaps, holes are reused, chunks left
-//!    empty go back to the system.
+//!    empty become spares, returned to the system a few per step.
 //!
-//! Nothing moves, so the cycle needs no to-space (the memory the old
+//! The cycle moves nothing, so it needs no to-space (the memory the old
 //! generation takes is the memory its chunks take), identity hashes and
 //! weak entries are untouched except when their targets die, and the
 //! remembered set stays exact across the steps. `collect(Major | Full)`
@@ -239,12 +239,12 @@ struct State {
     mark_stack: Vec<(ObjPtr, usize)>,
     /// Bytes marked by the cycle under way (black allocation included).
     marked: usize,
-    /// Work units of the marking under way, and of the last one.
+    /// Work units of the marking under way (or, until the next start,
+    /// of the last one: the pacer's estimate of the next).
     mark_work: usize,
     /// Work owed to the cycle's current phase (mark units or bytes to
     /// sweep) for debt that earlier steps have not paid (see `pacer.rs`).
     owed: usize,
-    last_mark_work: usize,
     /// Bytes allocated old (promoted, pretenured, large) since the last
     /// step of the major cycle (see `pacer.rs`).
     old_debt: usize,
@@ -377,9 +377,7 @@ impl State {
                 let budget = self.mark_budget(stress);
                 let mut done = false;
                 sp.pause(Phase::Major, self, live_bytes, |st, _| {
-                    let work_before = st.mark_work;
                     let (empty, visited) = st.mark_step(budget);
-                    st.paid(st.mark_work - work_before);
                     done = empty;
                     Some(PauseWork {
                         visited,
@@ -485,7 +483,6 @@ unsafe impl Collector for Generational {
             marked: 0,
             mark_work: 0,
             owed: 0,
-            last_mark_work: 0,
             old_debt: 0,
             major_trigger: 0,
             major_goal: 0,

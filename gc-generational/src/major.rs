@@ -120,7 +120,9 @@ impl State {
     /// shaded.
     pub(crate) fn start_major(&mut self, sp: &mut Safepoint<'_>) -> u64 {
         debug_assert_eq!(self.cycle, Cycle::Idle);
-        debug_assert_eq!(self.nursery.used(), 0);
+        // The snapshot's argument needs it: nursery objects are neither
+        // scanned here nor covered by the barrier.
+        assert_eq!(self.nursery.used(), 0, "a cycle starts on an empty nursery");
         self.cycle = Cycle::Marking;
         self.marking = true;
         self.marked = 0;
@@ -179,6 +181,7 @@ impl State {
             }
         }
         self.mark_work += work;
+        self.paid(work);
         (self.mark_stack.is_empty(), visited)
     }
 
@@ -210,7 +213,6 @@ impl State {
         // Start measuring survival afresh.
         self.pretenure = false;
         self.high_survival = 0;
-        self.last_mark_work = self.mark_work;
         self.set_major_trigger();
     }
 

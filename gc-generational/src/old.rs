@@ -455,12 +455,15 @@ impl OldSpace {
                 run_len += len;
             } else {
                 sw.chunk_live = true;
-                close_run(&mut sw.pending, base + run_start, run_len);
+                // SAFETY: the run is what this walk found dead or free
+                // since `run_start`, in the chunk being swept.
+                unsafe { close_run(&mut sw.pending, base + run_start, run_len) };
                 run_len = 0;
             }
             sw.off += len;
         }
-        close_run(&mut sw.pending, base + run_start, run_len);
+        // SAFETY: as above; no run is left open between two steps.
+        unsafe { close_run(&mut sw.pending, base + run_start, run_len) };
         let walked = sw.off - start;
         if sw.off >= limit {
             let pending = std::mem::take(&mut sw.pending);
@@ -518,12 +521,17 @@ impl OldSpace {
 
 /// Describes the free run of `len` bytes at `addr` as one gap and, if it
 /// is big enough to allocate from, records it as a hole.
-fn close_run(pending: &mut Vec<(usize, usize)>, addr: usize, len: usize) {
+///
+/// # Safety
+///
+/// 1. The `len` bytes at `addr` lie in one chunk of the space and hold
+///    only dead objects and gaps, laid end to end from `addr`.
+unsafe fn close_run(pending: &mut Vec<(usize, usize)>, addr: usize, len: usize) {
     if len == 0 {
         return;
     }
-    // SAFETY: the run lies in the chunk being swept and holds only dead
-    // objects and gaps.
+    // SAFETY: obligation 1: nothing will read those bytes as an object
+    // again.
     unsafe { write_gap(addr, len) };
     if len >= MIN_HOLE {
         pending.push((addr, addr + len));

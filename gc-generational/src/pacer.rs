@@ -63,9 +63,9 @@ pub(crate) const MARK_STEP_MAX: usize = 256 << 10;
 /// Bounds of one sweeping step, in bytes walked.
 pub(crate) const SWEEP_STEP_MIN: usize = 256 << 10;
 pub(crate) const SWEEP_STEP_MAX: usize = 1 << 20;
-/// While marking work is owed, the mutator yields again after this many
-/// bytes of allocation, so that a debt bigger than one step is paid in
-/// several bounded steps instead of one long one.
+/// While work is owed to the major cycle, the mutator yields again after
+/// this many bytes of allocation, so that a debt bigger than one step is
+/// paid in several bounded steps instead of one long one.
 pub(crate) const OWED_GAP: usize = 64 << 10;
 /// The step of either kind in stress mode.
 pub(crate) const STRESS_STEP: usize = 2 << 10;
@@ -126,9 +126,9 @@ impl State {
     }
 
     /// Whether the mutator should yield: a minor collection is due, a
-    /// nursery's worth has been allocated old since the last step, or
-    /// work is owed to the major cycle and [`OWED_GAP`] bytes have been allocated
-    /// since the last step.
+    /// nursery's worth has been allocated old since the last step, or work
+    /// is owed to the major cycle and [`OWED_GAP`] bytes have been
+    /// allocated since the last step.
     #[inline]
     pub(crate) fn yield_due(&self) -> bool {
         self.minor_due()
@@ -143,7 +143,7 @@ impl State {
     }
 
     /// Sets the goal, trigger and step ratios from the marking that just
-    /// ended (`marked` bytes found live, `last_mark_work` units of work).
+    /// ended (`marked` bytes found live, `mark_work` units of work).
     pub(crate) fn set_major_trigger(&mut self) {
         let floor = MIN_NURSERIES * self.nursery_bytes as u64;
         let live = self.marked as u64;
@@ -156,7 +156,7 @@ impl State {
         let per_byte = if live == 0 {
             1.0
         } else {
-            self.last_mark_work as f64 / live as f64
+            self.mark_work as f64 / live as f64
         };
         let work = per_byte * self.major_trigger as f64 * 1.25;
         self.mark_ratio = (work / runway as f64).clamp(0.25, 64.0);
