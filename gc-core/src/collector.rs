@@ -73,10 +73,12 @@ pub struct Capabilities {
 ///    live object.
 /// 2. **Stability between safepoints.** No object is freed, moved, or has
 ///    its kind, length or bytes changed except inside `safepoint` (and
-///    `drop`). Methods taking `&self` never do so. (A lazy sweeper may
-///    reuse the *memory* of an object outside a safepoint, on any thread,
-///    once a safepoint has established that the object is unreachable and
-///    cleared its weak entries: from then on nothing can name it.)
+///    `drop`). Methods taking `&self` never do so, with one exception: a
+///    lazy sweeper or a lazy freer may reuse the *memory* of an object
+///    outside a safepoint, on any thread, if the object was already
+///    unreachable at the last safepoint (from the roots, the root stack
+///    and uncleared weak entries) and has no uncleared weak entry: from
+///    then on nothing can name it.
 /// 3. **Reachable objects survive.** At a `safepoint`, every object
 ///    reachable from the roots it is shown (persistent roots and the root
 ///    stack, through slots) stays allocated with its contents intact, and

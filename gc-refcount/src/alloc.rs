@@ -9,6 +9,10 @@
 //! initialising it (the verifier's walk of the slab relies on every cell it
 //! handed out holding an initialised header). The heap limit is checked
 //! against cell sizes before anything changes.
+//!
+//! While dead objects wait to be dismantled (module `dying`), each
+//! allocation first dismantles about as many bytes of them as it takes,
+//! and everything it can when it would pass the limit.
 
 use std::ptr::NonNull;
 
@@ -38,6 +42,11 @@ impl State {
     ) -> Result<ObjPtr, AllocError> {
         let size = checked_size(&slots, bytes)?;
         let fp = footprint(size);
+        if self.has_dying() {
+            // Dead objects wait: give back about as much as is taken
+            // (module `dying`), before the limit check.
+            self.pay_for(fp);
+        }
         let oom = AllocError::OutOfMemory {
             requested: fp,
             limit: self.limit,

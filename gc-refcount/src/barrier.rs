@@ -13,7 +13,10 @@
 //!   outside reference into a garbage cycle: it becomes a **candidate**
 //!   ([`State::possible_root`], Bacon and Rajan's purple objects, flag
 //!   `BUFFERED`), unless it is new or young (the young pass examines it
-//!   anyway) or has no slots (it can be in no cycle).
+//!   anyway) or has no slots (it can be in no cycle); such an object is
+//!   **stamped** with the current epoch instead, so that dismantling from
+//!   allocation does not free it while the mutator may hold it in a local
+//!   (module `dying`).
 //!
 //! An increment never takes an object out of candidacy: the increment may
 //! come from a store made through an uncounted local, whose death
@@ -24,7 +27,7 @@ use gc_core::{ObjPtr, RawValue};
 use crate::State;
 use crate::header::{
     BUFFERED, COLOR, IN_ZCT, MAX_COUNT, NEW, PURPLE, YOUNG, count_overflow, flags, has_slots, rc,
-    set_flags, set_rc,
+    set_flags, set_rc, with_stamp,
 };
 
 impl State {
@@ -127,6 +130,9 @@ impl State {
         unsafe {
             let f = flags(p);
             if f & (YOUNG | NEW) != 0 || !has_slots(p) {
+                // Not buffered, so stamped: the mutator may hold it while
+                // its count falls to zero (module `dying`).
+                set_flags(p, with_stamp(f, self.epoch));
                 return;
             }
             set_flags(p, (f & !COLOR) | PURPLE | BUFFERED);

@@ -6,7 +6,12 @@
 //!   buffer (an object is in at most one of them: [`YOUNG`] and
 //!   [`BUFFERED`] say which).
 //! * `aux` holds the Bacon-Rajan colour (the low two bits) and the flags
-//!   below. A free cell holds the slab's `FREE_MARK` there instead.
+//!   below in its low 12 bits, and in its high 16 bits the **stamp**: the
+//!   number of the last mutator epoch (the time between two safepoints) in
+//!   which the mutator may have obtained the object without the barrier
+//!   seeing it leave the heap's counted graph (module `dying` says why that
+//!   matters). A free cell holds the slab's `FREE_MARK` there instead,
+//!   whose low half has bits 12 to 15 set: no object's flags do.
 //!
 //! Both words are only touched by the mutator's thread (at safepoints and
 //! in the barrier), so the accessors use relaxed atomics. Each accessor
@@ -49,6 +54,28 @@ pub(crate) const VIA_ZCT: u32 = 1 << 9;
 /// Left the root stack while new or young: if it is promoted, it becomes a
 /// candidate (what it kept alive from the stack was never re-examined).
 pub(crate) const LEFT_STACK: u32 = 1 << 10;
+
+/// Dead, waiting in `State::dying` (or `State::partial`) to be
+/// dismantled.
+pub(crate) const DEAD: u32 = 1 << 11;
+/// The flag and colour bits of `aux` (the rest is the stamp).
+pub(crate) const FLAG_BITS: u32 = 0xFFF;
+/// Where the stamp starts in `aux`.
+const STAMP_SHIFT: u32 = 16;
+
+/// The stamp of a flags word (see the module docs).
+#[inline(always)]
+pub(crate) fn stamp_of(f: u32) -> u32 {
+    f >> STAMP_SHIFT
+}
+
+/// `f` with its stamp set to `epoch` (below 2^16).
+#[inline(always)]
+pub(crate) fn with_stamp(f: u32, epoch: u32) -> u32 {
+    (f & FLAG_BITS) | (epoch << STAMP_SHIFT)
+}
+
+const _: () = assert!(crate::slab::FREE_MARK & 0xF000 == 0xF000 && FLAG_BITS & 0xF000 == 0);
 
 /// Highest count an object may reach through the barrier or a root.
 pub(crate) const MAX_COUNT: u32 = u32::MAX - 2;

@@ -11,15 +11,20 @@
 //! reference counting (Deutsch and Bobrow), and it is what lets the
 //! mutator copy `Gc` values around for free. The write barrier
 //! ([`Collector::write_slot`], module `barrier`) increments the new target
-//! and decrements the old one; nothing is ever freed inside `mutate`.
+//! and decrements the old one; nothing reachable is ever freed inside `mutate`.
 //!
 //! An object whose count reaches zero (and every new object, which starts
 //! at zero) goes into the **zero-count table** (ZCT). At the next safepoint
 //! no mutator locals exist, so an object in the ZCT whose count is still
-//! zero is garbage unless the root stack refers to it; it is freed, its
-//! children are decremented, and children that reach zero join the table:
-//! one worklist, no recursion, so freeing a 10,000,000-long list needs no
-//! native stack. Stack-referenced zero-count objects stay in the table
+//! zero is garbage unless the root stack refers to it. Garbage made and
+//! dropped since the last safepoint is freed at once (its children are
+//! decremented, and those that reach zero join the same worklist: no
+//! recursion, so freeing a 10,000,000-long list needs no native stack);
+//! older garbage is **retired** and dismantled in bounded steps, at
+//! safepoints ([`FREE_STEP`] of work) and from allocation (each
+//! allocation first dismantles about as many bytes as it takes), so
+//! releasing a big old structure is never one long pause (module
+//! `dying`). Stack-referenced zero-count objects stay in the table
 //! (module `zct`; which objects the stack holds is tracked by module
 //! `stack`).
 //!
@@ -168,6 +173,7 @@
 //! | `pacer`   | when a young pass, a candidate pass and a yield are due; slice and pacing constants |
 //! | `stack`   | the root-stack flags and what leaving the stack means |
 //! | `zct`     | the ZCT drain and freeing (`release`) |
+//! | `dying`   | bounded freeing: retiring dead objects, dismantling them at safepoints and from allocation |
 //! | `young`   | the young pass |
 //! | `cycles`  | the candidate pass (trial deletion) and its slicing |
 //! | `weak`    | the weak side table |
@@ -177,6 +183,7 @@
 mod alloc;
 mod barrier;
 mod cycles;
+mod dying;
 mod header;
 mod pacer;
 mod slab;
@@ -198,6 +205,7 @@ use hashbrown::HashMap;
 use header::IndexedList;
 use slab::Slab;
 
+pub use dying::FREE_STEP;
 pub use pacer::{PACE_BYTES_PER_VISIT, SLICE_VISITS, young_threshold};
 
 /// The collector's state, owned by the mutator's thread.
@@ -252,6 +260,12 @@ struct State {
     freed_objects: u64,
     scratch: Vec<ObjPtr>,
     scratch2: Vec<ObjPtr>,
+    /// Dead objects waiting to be dismantled (module `dying`).
+    dying: Vec<ObjPtr>,
+    /// The dead object being dismantled and its next slot.
+    partial: Option<(ObjPtr, usize)>,
+    /// The current mutator epoch (module `dying`), 1 to 2^16 - 1.
+    epoch: u32,
 }
 
 impl State {
@@ -259,6 +273,9 @@ impl State {
         State {
             slab: Slab::default(),
             zct: Vec::new(),
+            dying: Vec::new(),
+            partial: None,
+            epoch: 1,
             young: IndexedList::default(),
             candidates: IndexedList::default(),
             deferred: 0,
@@ -287,8 +304,8 @@ impl State {
         self.live as u64
     }
 
-    /// The work of a safepoint, as two pauses: the ZCT drain (`Free`, if
-    /// the table held anything), then a cycle pass (`Cycle`) if one is due
+    /// The work of a safepoint, as two pauses: the ZCT drain and a step of
+    /// dismantling (`Free`, if there was anything to do), then a cycle pass (`Cycle`) if one is due
     /// or `full` asks for it. Weak entries of everything freed are cleared
     /// last.
     ///
@@ -298,11 +315,20 @@ impl State {
     ///    of this collector (`Collector::safepoint`'s obligation 2).
     unsafe fn safepoint(&mut self, sp: &mut Safepoint<'_>, full: bool) {
         self.since_safepoint = 0;
+        // A new mutator epoch begins after this safepoint (module `dying`).
+        self.epoch = if self.epoch == 0xFFFF {
+            1
+        } else {
+            self.epoch + 1
+        };
+        let free_budget = if full { usize::MAX } else { FREE_STEP };
         sp.pause(Phase::Free, self, State::live, |st, sp| {
             st.freed_objects = 0;
             // SAFETY: obligation 1.
             unsafe { st.update_stack(sp) };
-            st.drain_zct().then_some(PauseWork {
+            let drained = st.drain_zct();
+            let dismantled = st.dismantle(free_budget, true) > 0;
+            (drained || dismantled).then_some(PauseWork {
                 visited: st.freed_objects,
                 ..PauseWork::default()
             })
@@ -313,6 +339,11 @@ impl State {
             }
             let (young, _) = st.young_pass();
             st.drain_zct();
+            if full {
+                // What the young pass's garbage released may make
+                // candidates: dismantle it before the candidate pass.
+                st.dismantle(usize::MAX, true);
+            }
             let (roots, gray, _) = if full || st.candidates_due() {
                 let r = st.candidate_pass(State::slice_budget(full));
                 st.candidate_pass_done(r.1);
@@ -321,6 +352,9 @@ impl State {
                 (0, 0, 0)
             };
             st.drain_zct();
+            if full {
+                st.dismantle(usize::MAX, true);
+            }
             Some(PauseWork {
                 visited: young + gray,
                 roots: young + roots,
@@ -349,8 +383,10 @@ impl RefCount {
 }
 
 // SAFETY: (1) `alloc` initialises slab cells (8-aligned, never shared)
-// with ObjPtr::init. (2) Memory is freed only in `safepoint` (ZCT drain,
-// young pass, candidate pass). (3) An object is freed only if its count is
+// with ObjPtr::init. (2) Memory is freed in `safepoint` (ZCT drain,
+// dismantling, young pass, candidate pass), and in `alloc` only for dead
+// objects that were unreachable at the last safepoint and have no weak
+// entries (module `dying`). (3) An object is freed only if its count is
 // zero and the root stack does not refer to it (so no root or slot refers
 // to it), or if trial deletion proved it unreachable from every counted
 // reference and the root stack (young garbage, white objects); children of
@@ -411,6 +447,13 @@ unsafe impl Collector for RefCount {
     unsafe fn weak_added(&self, index: u32, obj: ObjPtr) {
         // SAFETY: the caller's obligation 1: a live object.
         unsafe { self.st().weak_added(index, obj) }
+    }
+
+    unsafe fn weak_upgraded(&self, obj: ObjPtr) {
+        // SAFETY: the caller's obligation 1: a live object, now held by the
+        // mutator (module `dying`: an upgraded object is not dismantled
+        // from allocation in this epoch).
+        unsafe { self.st().touch(obj) }
     }
 
     unsafe fn weak_removed(&self, index: u32, obj: ObjPtr) {

@@ -14,6 +14,9 @@
 //!   their recorded index; an object with a zero count is in the ZCT or on
 //!   the stack; `IN_ZCT` is set exactly for the table's members, and `NEW`
 //!   only on them;
+//! * dead objects (module `dying`) have a zero count, are in no list, off
+//!   the stack and without weak handles, and `DEAD` is set exactly on the
+//!   dying ones;
 //! * the live byte count is the sum of the objects' cell sizes.
 
 use gc_core::{ObjPtr, Safepoint};
@@ -21,8 +24,8 @@ use hashbrown::HashMap;
 
 use crate::State;
 use crate::header::{
-    BUFFERED, COLOR, GRAY, IN_ZCT, NEW, PURPLE, REACHED, STACK, VIA_ZCT, WHITE, YOUNG, flags,
-    for_each_child, index, rc,
+    BUFFERED, COLOR, DEAD, GRAY, IN_ZCT, NEW, PURPLE, REACHED, STACK, VIA_ZCT, WEAK, WHITE, YOUNG,
+    flags, for_each_child, index, rc,
 };
 use crate::slab::{FREE_MARK, footprint};
 
@@ -76,6 +79,7 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
         return Err(b);
     }
     let mut zct_members = 0;
+    let mut dead = 0;
     for &p in &all {
         // SAFETY: an allocated object.
         let (f, n, i) = unsafe { (flags(p), u64::from(rc(p)), index(p)) };
@@ -99,6 +103,13 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
         if f & YOUNG != 0 && st.young.0.get(i) != Some(&p) {
             return Err(format!("{p:?} is young at a wrong index"));
         }
+        if f & DEAD != 0 {
+            dead += 1;
+            if f & (IN_ZCT | STACK | YOUNG | BUFFERED | WEAK) != 0 || n != 0 {
+                return Err(format!("dead {p:?} has count {n} and flags {f:#x}"));
+            }
+            continue;
+        }
         if f & IN_ZCT != 0 {
             zct_members += 1;
         } else if n == 0 && f & STACK == 0 {
@@ -113,6 +124,12 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
             "{} objects flagged IN_ZCT, {} in the table",
             zct_members,
             st.zct.len()
+        ));
+    }
+    if dead != st.dying.len() + usize::from(st.partial.is_some()) {
+        return Err(format!(
+            "{dead} objects flagged DEAD, {} dying",
+            st.dying.len() + usize::from(st.partial.is_some())
         ));
     }
     let total: usize = all

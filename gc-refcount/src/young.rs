@@ -9,6 +9,11 @@
 //! from outside the young set; everything young reachable from them
 //! (flag `REACHED`) survives and becomes old.
 //!
+//! References from dead objects waiting to be dismantled (module `dying`)
+//! count as internal as well, and what only they keep alive is garbage
+//! like the rest: it is freed now and the dead objects' slots that refer to
+//! it are cleared, rather than promoted and dismantled later.
+//!
 //! References from objects that the root stack holds in the ZCT count as
 //! internal: they can vanish with their object without a decrement. What
 //! survives only through them (flag `VIA_ZCT`) becomes old *and a
@@ -22,7 +27,7 @@
 //! old structure costs nothing extra. After the pass the young set is
 //! empty, and no object keeps `REACHED` or `VIA_ZCT`.
 
-use gc_core::ObjPtr;
+use gc_core::{ObjPtr, RawValue};
 
 use crate::State;
 use crate::header::{
@@ -66,6 +71,18 @@ impl State {
         // marked separately below.
         for i in 0..self.zct.len() {
             subtract(&mut gc, self.zct[i]);
+        }
+        // Dead objects waiting to be dismantled (module `dying`) still hold
+        // counted references; they are garbage, so their references are
+        // internal too, and what only they keep is garbage: freed now, not
+        // promoted and dismantled later (the slots that refer to it are
+        // cleared below).
+        for i in 0..self.dying.len() {
+            subtract(&mut gc, self.dying[i]);
+        }
+        if let Some((p, _)) = self.partial {
+            // Its released slots are nil.
+            subtract(&mut gc, p);
         }
         // Marks a young object not marked yet with `flag` and queues it.
         let shade = |c: ObjPtr, flag: u32, work: &mut Vec<ObjPtr>| {
@@ -128,6 +145,21 @@ impl State {
                     }
                 })
             };
+        }
+        if !garbage.is_empty() {
+            let partial = self.partial.map(|(p, _)| p);
+            for &d in self.dying.iter().chain(partial.iter()) {
+                // SAFETY: see above; a dead object's slot that refers to
+                // garbage is cleared without a decrement (the garbage is
+                // freed below, and the reference is not counted any more).
+                unsafe {
+                    for_each_child(d, |i, c| {
+                        if color(c) == WHITE {
+                            d.store_slot(i, RawValue::NIL);
+                        }
+                    })
+                };
+            }
         }
         let freed = garbage.len() as u64;
         for &g in &garbage {

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gc_core::{CollectKind, GcEvent, Heap, HeapConfig, Phase, Value};
-use gc_refcount::{RefCount, SLICE_VISITS};
+use gc_refcount::{FREE_STEP, RefCount, SLICE_VISITS};
 
 fn heap(cfg: HeapConfig) -> Heap<RefCount> {
     Heap::new(cfg.with_verify(true)).unwrap()
@@ -14,12 +14,17 @@ fn scale() -> usize {
     gc_core::conformance::scale()
 }
 
-/// Freeing a 10,000,000-long list is one worklist, not a recursion: this
-/// runs on the 2 MiB test thread.
+/// Freeing a 10,000,000-long list is one worklist, not a recursion (this
+/// runs on the 2 MiB test thread), and it is done in bounded steps: each
+/// minor safepoint dismantles at most `FREE_STEP` work of it, so it takes
+/// many safepoints, and no free pause frees more than a step's objects.
 #[test]
-fn ten_million_long_list_is_freed_iteratively() {
+fn ten_million_long_list_is_freed_iteratively_in_bounded_steps() {
     let n = 10_000_000 / scale();
     let mut h = Heap::<RefCount>::new(HeapConfig::default()).unwrap();
+    let events = Rc::new(RefCell::new(Vec::<GcEvent>::new()));
+    let sink = Rc::clone(&events);
+    h.set_event_hook(move |e| sink.borrow_mut().push(*e));
     let head = h.mutate(|m| {
         let mut v = Value::NIL;
         for i in 0..n {
@@ -33,13 +38,117 @@ fn ten_million_long_list_is_freed_iteratively() {
     h.collect(CollectKind::Full);
     let live = h.counters().live_bytes;
     assert!(live >= (n * 40) as u64);
+    events.borrow_mut().clear();
+    drop(head);
+    let mut minors = 0;
+    while h.counters().live_bytes > 0 {
+        h.collect(CollectKind::Minor);
+        minors += 1;
+        assert!(minors <= n, "a minor safepoint freed nothing");
+    }
+    // Each node is two slots and a cell: 6 work units.
+    let per_step = FREE_STEP / 6 + 1;
+    assert!(minors >= n / per_step, "{minors} minors for {n} nodes");
+    let ev = events.borrow();
+    let most = ev.iter().map(|e| e.visited).max().unwrap();
+    assert!(
+        most as usize <= per_step,
+        "one free pause freed {most} objects"
+    );
+}
+
+/// A list of `len` one-slot nodes whose last node refers to `tail`, held
+/// by the returned root.
+fn dying_list_ending_in<'gc>(
+    m: &gc_core::Mutator<'gc, RefCount>,
+    len: usize,
+    tail: Value<'gc>,
+) -> gc_core::Persistent {
+    let mut v = tail;
+    for _ in 0..len {
+        v = m.alloc(1, &[v], &[]).unwrap().into();
+    }
+    m.persist(v.as_gc().unwrap())
+}
+
+/// Allocation dismantles dead objects as it goes, so a program that drops
+/// a big structure and keeps allocating reuses its memory at once instead
+/// of growing until safepoints have freed it all.
+#[test]
+fn allocation_reuses_the_memory_of_dying_objects() {
+    let n = 200_000;
+    let mut h = heap(HeapConfig::default());
+    let head = h.mutate(|m| dying_list_ending_in(m, n, Value::NIL));
+    h.collect(CollectKind::Full);
+    let full = h.counters().live_bytes;
     drop(head);
     h.collect(CollectKind::Minor);
-    assert_eq!(
-        h.counters().live_bytes,
-        0,
-        "freed by counting alone, at a minor safepoint"
-    );
+    let after_step = h.counters().live_bytes;
+    assert!(after_step > full / 2, "one step freed most of the list");
+    let keep = h.mutate(|m| {
+        let mut v = Value::NIL;
+        for _ in 0..n / 2 {
+            v = m.alloc(1, &[v], &[]).unwrap().into();
+            assert!(m.counters().live_bytes <= after_step);
+        }
+        m.persist(v.as_gc().unwrap())
+    });
+    assert!(h.counters().peak_bytes <= full);
+    drop(keep);
+}
+
+/// The mutator reads an object out of a live slot into a local, then
+/// clears the slot: the object's only counted reference left is from a
+/// dying list. Dismantling the list from allocation must not free it.
+#[test]
+fn an_object_held_in_a_local_is_not_freed_by_allocation() {
+    let mut h = heap(HeapConfig::default());
+    let (head, holder) = h.mutate(|m| {
+        let tail = m.alloc(2, &[], b"the tail: still here").unwrap();
+        let holder = m.alloc(1, &[tail.into()], &[]).unwrap();
+        (
+            dying_list_ending_in(m, 100_000, tail.into()),
+            m.persist(holder),
+        )
+    });
+    h.collect(CollectKind::Full);
+    drop(head);
+    h.collect(CollectKind::Minor);
+    h.mutate(|m| {
+        let holder = m.fetch(&holder);
+        let tail = holder.get(0).as_gc().unwrap();
+        m.set(holder, 0, Value::NIL);
+        for _ in 0..200_000 {
+            m.alloc(2, &[], b"a newer object !!!!!").unwrap();
+        }
+        assert_eq!(tail.bytes(), b"the tail: still here");
+    });
+    h.collect(CollectKind::Full);
+}
+
+/// The same through a weak handle: upgraded into a local, the handle
+/// dropped, the object's last counted reference from a dying list.
+#[test]
+fn an_upgraded_object_is_not_freed_by_allocation() {
+    let mut h = heap(HeapConfig::default());
+    let (head, weak) = h.mutate(|m| {
+        let tail = m.alloc(2, &[], b"the tail: still here").unwrap();
+        (
+            dying_list_ending_in(m, 100_000, tail.into()),
+            m.downgrade(tail),
+        )
+    });
+    h.collect(CollectKind::Full);
+    drop(head);
+    h.collect(CollectKind::Minor);
+    h.mutate(|m| {
+        let tail = m.upgrade(&weak).expect("the list still holds it");
+        drop(weak);
+        for _ in 0..200_000 {
+            m.alloc(2, &[], b"a newer object !!!!!").unwrap();
+        }
+        assert_eq!(tail.bytes(), b"the tail: still here");
+    });
 }
 
 /// Garbage is freed at the next safepoint by counting alone, without a
@@ -177,7 +286,7 @@ fn candidate_passes_are_sliced() {
 /// Freed cells are reused: churning garbage does not grow the heap.
 #[test]
 fn freed_cells_are_reused() {
-    let mut h = heap(HeapConfig::default().with_verify(false));
+    let mut h = heap(HeapConfig::default());
     let mut peak = 0;
     for round in 0..50 {
         h.mutate(|m| {
