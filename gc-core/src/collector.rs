@@ -91,7 +91,8 @@ pub struct Capabilities {
 ///    that a later `ObjPtr::load_slot` of the same slot returns it, and runs
 ///    whatever barrier the backend needs to keep obligation 3.
 /// 6. **Weak entries** are cleared (set to `None`) in the same safepoint
-///    that frees their target, and follow their target when it moves; a
+///    that frees their target (or finds it dead and frees its memory
+///    later, as obligation 2 allows), and follow their target when it moves; a
 ///    weak entry whose target is alive is never cleared. Everything
 ///    reachable from the target of an uncleared weak entry stays allocated
 ///    (as if the target were a root: `upgrade` hands the target to safe

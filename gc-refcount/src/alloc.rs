@@ -12,7 +12,10 @@
 //!
 //! While dead objects wait to be dismantled (module `dying`), each
 //! allocation first dismantles about as many bytes of them as it takes,
-//! and everything it can when it would pass the limit.
+//! and everything it can when it would pass the limit (unless the request
+//! is bigger than the whole limit). An allocation that fails may so have
+//! given dead memory back first: the counters change, nothing reachable
+//! does.
 
 use std::ptr::NonNull;
 
@@ -42,7 +45,7 @@ impl State {
     ) -> Result<ObjPtr, AllocError> {
         let size = checked_size(&slots, bytes)?;
         let fp = footprint(size);
-        if self.has_dying() {
+        if self.has_dying() && fp <= self.limit {
             // Dead objects wait: give back about as much as is taken
             // (module `dying`), before the limit check.
             self.pay_for(fp);

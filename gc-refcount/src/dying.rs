@@ -19,7 +19,9 @@
 //!    dismantled a chunk at a time (`State::partial` holds it and the next
 //!    slot), so no step visits more than its budget. `dying` is a stack:
 //!    a tree is freed depth first, and the stack holds about one path of
-//!    it.
+//!    it and the siblings along it (an object with many dead children
+//!    pushes them all: a dead 10,000,000-slot array of dead objects makes
+//!    the stack 80 MB long, outside the heap limit).
 //!
 //! A `Full` or stress collection dismantles everything.
 //!
@@ -82,7 +84,8 @@ use gc_core::{ObjPtr, RawValue};
 
 use crate::State;
 use crate::header::{
-    BUFFERED, DEAD, IN_ZCT, STACK, WEAK, YOUNG, flags, rc, set_flags, set_rc, stamp_of, with_stamp,
+    BUFFERED, COLOR, DEAD, IN_ZCT, STACK, WEAK, YOUNG, flags, rc, set_flags, set_rc, stamp_of,
+    with_stamp,
 };
 
 /// Work units (one per slot visited, four per cell given back)
@@ -115,7 +118,8 @@ impl State {
         // SAFETY: obligation 1; `f` is its flags.
         unsafe { self.leave_lists(p, f) };
         // SAFETY: obligation 1.
-        unsafe { set_flags(p, (f & !(BUFFERED | YOUNG | WEAK)) | DEAD) };
+        // (A retired candidate loses its colour with its buffer slot.)
+        unsafe { set_flags(p, (f & !(BUFFERED | YOUNG | WEAK | COLOR)) | DEAD) };
         self.dying.push(p);
     }
 
@@ -123,7 +127,12 @@ impl State {
     /// is left; returns the work done. `at_safepoint` says whether the
     /// mutator holds no locals (children that reach zero off the stack are
     /// then retired at once; otherwise only untouched ones are).
-    pub(crate) fn dismantle(&mut self, budget: usize, at_safepoint: bool) -> usize {
+    ///
+    /// # Safety
+    ///
+    /// 1. If `at_safepoint`, the mutator holds no locals (the call is made
+    ///    from inside `Collector::safepoint`).
+    pub(crate) unsafe fn dismantle(&mut self, budget: usize, at_safepoint: bool) -> usize {
         let mut work = 0;
         while work < budget {
             let (p, from) = match self.partial.take() {
@@ -144,7 +153,8 @@ impl State {
                     // SAFETY: `j` is below the object's length; the slot
                     // holds a counted reference to a live object, released
                     // here (and never read again: `p` is freed below or its
-                    // released slots are nilled when suspended).
+                    // released slots are nilled when suspended); obligation
+                    // 1 is `release_ref`'s obligation 2.
                     unsafe {
                         if let Some(c) = p.load_slot(j).as_ptr() {
                             self.release_ref(c, at_safepoint);
@@ -219,7 +229,8 @@ impl State {
             while (self.partial.is_some() || !self.dying.is_empty())
                 && bytes > self.limit - self.live
             {
-                self.dismantle(FREE_STEP, false);
+                // SAFETY: not at a safepoint: no obligation.
+                unsafe { self.dismantle(FREE_STEP, false) };
             }
             return;
         }
@@ -230,7 +241,8 @@ impl State {
             && work < cap
             && (self.partial.is_some() || !self.dying.is_empty())
         {
-            work += self.dismantle(64, false);
+            // SAFETY: as above.
+            work += unsafe { self.dismantle(64, false) };
         }
     }
 

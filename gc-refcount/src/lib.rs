@@ -216,10 +216,11 @@ pub use pacer::{PACE_BYTES_PER_VISIT, SLICE_VISITS, young_threshold};
 /// `unsafe` on an object's liveness; these invariants are what the
 /// collecting code cites for it):
 ///
-/// 1. Every object in `zct`, `young`, `candidates` and `stacked`, and every
-///    key of `weak`, is allocated: `release` takes an object out of the
-///    young set and the candidate buffer, and is never called on an object
-///    in the ZCT or on the stack.
+/// 1. Every object in `zct`, `young`, `candidates`, `stacked`, `dying`
+///    and `partial`, and every key of `weak`, is allocated: `release`
+///    takes an object out of the young set and the candidate buffer, and
+///    is never called on an object in the ZCT, on the stack, or dying
+///    (except by dismantling, which has taken it off `dying`).
 /// 2. Outside the freeing loops of a pass, every reference in a slot of an
 ///    allocated object, in a persistent root or on the root stack names an
 ///    allocated object, and each slot and persistent root reference is
@@ -228,7 +229,7 @@ pub use pacer::{PACE_BYTES_PER_VISIT, SLICE_VISITS, young_threshold};
 ///    initialised by `ObjPtr::init` (allocation initialises the cell right
 ///    after taking it, with nothing in between that can fail).
 /// 4. `IN_ZCT` is set exactly on the members of `zct`, `STACK` on those of
-///    `stacked`; `YOUNG` and `BUFFERED` objects are in `young` and
+///    `stacked`, `DEAD` on those of `dying` and `partial`; `YOUNG` and `BUFFERED` objects are in `young` and
 ///    `candidates` at the index in their header.
 struct State {
     slab: Slab,
@@ -327,7 +328,8 @@ impl State {
             // SAFETY: obligation 1.
             unsafe { st.update_stack(sp) };
             let drained = st.drain_zct();
-            let dismantled = st.dismantle(free_budget, true) > 0;
+            // SAFETY: at a safepoint.
+            let dismantled = unsafe { st.dismantle(free_budget, true) } > 0;
             (drained || dismantled).then_some(PauseWork {
                 visited: st.freed_objects,
                 ..PauseWork::default()
@@ -342,7 +344,8 @@ impl State {
             if full {
                 // What the young pass's garbage released may make
                 // candidates: dismantle it before the candidate pass.
-                st.dismantle(usize::MAX, true);
+                // SAFETY: at a safepoint.
+                unsafe { st.dismantle(usize::MAX, true) };
             }
             let (roots, gray, _) = if full || st.candidates_due() {
                 let r = st.candidate_pass(State::slice_budget(full));
@@ -353,7 +356,8 @@ impl State {
             };
             st.drain_zct();
             if full {
-                st.dismantle(usize::MAX, true);
+                // SAFETY: at a safepoint.
+                unsafe { st.dismantle(usize::MAX, true) };
             }
             Some(PauseWork {
                 visited: young + gray,
@@ -389,12 +393,15 @@ impl RefCount {
 // entries (module `dying`). (3) An object is freed only if its count is
 // zero and the root stack does not refer to it (so no root or slot refers
 // to it), or if trial deletion proved it unreachable from every counted
-// reference and the root stack (young garbage, white objects); children of
-// freed objects keep their counts of the remaining references. (4) New
+// reference and the root stack (young garbage, white objects: counted
+// references from dying objects count as internal, and the slots holding
+// them are cleared first); children of freed objects keep their counts of
+// the remaining references. (6) Weak entries of a dead object are cleared
+// at the end of the safepoint that retires or frees it, before any
+// allocation can reuse the cell (a dying object's cell is reused later,
+// when nothing names it). (4) New
 // objects sit in the ZCT and are examined only at the next safepoint.
-// (5) `write_slot` stores and adjusts counts. (6) Weak entries of freed
-// objects are cleared at the end of the same safepoint, before any
-// allocation can reuse the cell. (7) Objects never move; the hash mixes the
+// (5) `write_slot` stores and adjusts counts. (7) Objects never move; the hash mixes the
 // address. (8) `live` counts every cell; allocation checks the limit
 // first. (9) `inc` (mutator side only) refuses counts above MAX_COUNT,
 // leaving room for the candidate pass's +1 per stacked object, so the

@@ -12,7 +12,9 @@
 //! References from dead objects waiting to be dismantled (module `dying`)
 //! count as internal as well, and what only they keep alive is garbage
 //! like the rest: it is freed now and the dead objects' slots that refer to
-//! it are cleared, rather than promoted and dismantled later.
+//! it are cleared, rather than promoted and dismantled later. (This walks
+//! every slot of every dying object, so the pass grows with the backlog
+//! of dismantling, which allocation and safepoints keep short.)
 //!
 //! References from objects that the root stack holds in the ZCT count as
 //! internal: they can vanish with their object without a decrement. What

@@ -46,7 +46,7 @@ impl State {
     /// 2. Nothing refers to it any more, or everything that does is freed
     ///    in the same pass before it is read again (white or young
     ///    garbage); no root, stack slot or uncleared weak entry does after
-    ///    the safepoint.
+    ///    the safepoint (inside `mutate`: none does now, module `dying`).
     pub(crate) unsafe fn release(&mut self, p: ObjPtr) {
         // SAFETY: obligation 1: a live header.
         let f = unsafe { flags(p) };

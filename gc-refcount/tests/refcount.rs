@@ -385,3 +385,34 @@ fn cycle_closed_by_an_object_that_left_the_stack() {
     h.mutate(|m| assert!(m.upgrade(&w).is_none(), "the cycle leaked"));
     assert_eq!(h.counters().live_bytes, 0);
 }
+
+/// Dying objects that were candidates (purple, buffered) when they died
+/// leave the buffer with their colour: the verifier, which runs after
+/// every collection here, checks the dying backlog a bounded step leaves.
+#[test]
+fn dying_candidates_pass_the_verifier() {
+    let mut h = heap(HeapConfig::default());
+    let (head, holder) = h.mutate(|m| {
+        let holder = m.alloc_filled(1, 1, Value::NIL, &[]).unwrap();
+        (
+            dying_list_ending_in(m, 50_000, Value::NIL),
+            m.persist(holder),
+        )
+    });
+    h.collect(CollectKind::Full);
+    h.mutate(|m| {
+        // Every node is decremented to a non-zero count: a candidate.
+        let holder = m.fetch(&holder);
+        let mut v = m.fetch(&head).into();
+        while let Some(n) = Value::as_gc(v) {
+            m.set(holder, 0, v);
+            m.set(holder, 0, Value::NIL);
+            v = n.get(0);
+        }
+    });
+    drop(head);
+    h.collect(CollectKind::Minor);
+    h.collect(CollectKind::Minor);
+    h.collect(CollectKind::Full);
+    assert!(h.counters().live_bytes > 0);
+}
