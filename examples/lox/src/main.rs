@@ -1,4 +1,4 @@
-//! `lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit SIZE] [--disassemble] [script]`
+//! `lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit SIZE] [--disassemble] [--version] [script]`
 //!
 //! With a script, runs it (exit 65 on a compile error, 70 on a runtime
 //! error); without one, starts a REPL. With `--disassemble`, prints the
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use gc_runtime::{HeapConfig, Strategy};
 use lox::{Options, Outcome};
 
-const USAGE: &str = "Usage: lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit SIZE] [--disassemble] [script]";
+const USAGE: &str = "Usage: lox [--gc refcount|generational|tricolor|nogc] [--gc-stats] [--gc-trace] [--heap-limit SIZE] [--disassemble] [--version] [script]";
 
 const HELP: &str = "\
 Runs a Lox script, or a REPL without one.
@@ -28,7 +28,8 @@ Options:
                       bytes); at least 64K (default 4G)
   --disassemble       print the script's bytecode (clox's format) and
                       exit without running it
-  -h, --help          print this help";
+  -h, --help          print this help
+  -V, --version       print the version and the collectors built in";
 
 fn usage(msg: &str) -> ExitCode {
     if !msg.is_empty() {
@@ -63,6 +64,13 @@ fn main() -> ExitCode {
                 Some(Err(e)) => return usage(&format!("--heap-limit: {e}")),
                 None => return usage("--heap-limit needs a size"),
             },
+            "-V" | "--version" => {
+                println!(
+                    "lox {} (gc-runtime; collectors: refcount, generational, tricolor, nogc)",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return ExitCode::SUCCESS;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}\n\n{HELP}");
                 return ExitCode::SUCCESS;

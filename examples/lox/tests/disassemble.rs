@@ -126,3 +126,18 @@ fn needs_a_script_and_is_in_the_help() {
         "{out}"
     );
 }
+
+#[test]
+fn version_names_the_release_and_the_collectors() {
+    for flag in ["--version", "-V"] {
+        let (code, out, err) = lox(&[flag]);
+        assert_eq!(code, Some(0), "{flag}: {err}");
+        assert!(
+            out.starts_with(&format!("lox {} ", env!("CARGO_PKG_VERSION")))
+                && out.contains("tricolor"),
+            "{out}"
+        );
+    }
+    let (_, out, _) = lox(&["--help"]);
+    assert!(out.contains("--version"), "{out}");
+}
