@@ -226,9 +226,7 @@ impl State {
     #[inline(never)]
     pub(crate) fn pay_for(&mut self, bytes: usize) {
         if bytes > self.limit - self.live {
-            while (self.partial.is_some() || !self.dying.is_empty())
-                && bytes > self.limit - self.live
-            {
+            while self.has_dying() && bytes > self.limit - self.live {
                 // SAFETY: not at a safepoint: no obligation.
                 unsafe { self.dismantle(FREE_STEP, false) };
             }
@@ -237,10 +235,7 @@ impl State {
         let target = self.freed + bytes as u64;
         let mut work = 0;
         let cap = 256 + bytes / 4;
-        while self.freed < target
-            && work < cap
-            && (self.partial.is_some() || !self.dying.is_empty())
-        {
+        while self.freed < target && work < cap && self.has_dying() {
             // SAFETY: as above.
             work += unsafe { self.dismantle(64, false) };
         }

@@ -63,6 +63,10 @@ pub(crate) const FLAG_BITS: u32 = 0xFFF;
 /// Where the stamp starts in `aux`.
 const STAMP_SHIFT: u32 = 16;
 
+/// The highest epoch a stamp holds; epochs run from 1 to this and wrap to
+/// 1 (0, the stamp of a new object, is never current).
+pub(crate) const MAX_EPOCH: u32 = (1 << (32 - STAMP_SHIFT)) - 1;
+
 /// The stamp of a flags word (see the module docs).
 #[inline(always)]
 pub(crate) fn stamp_of(f: u32) -> u32 {

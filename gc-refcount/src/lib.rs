@@ -265,7 +265,7 @@ struct State {
     dying: Vec<ObjPtr>,
     /// The dead object being dismantled and its next slot.
     partial: Option<(ObjPtr, usize)>,
-    /// The current mutator epoch (module `dying`), 1 to 2^16 - 1.
+    /// The current mutator epoch (module `dying`), 1 to `MAX_EPOCH`.
     epoch: u32,
 }
 
@@ -317,7 +317,7 @@ impl State {
     unsafe fn safepoint(&mut self, sp: &mut Safepoint<'_>, full: bool) {
         self.since_safepoint = 0;
         // A new mutator epoch begins after this safepoint (module `dying`).
-        self.epoch = if self.epoch == 0xFFFF {
+        self.epoch = if self.epoch == header::MAX_EPOCH {
             1
         } else {
             self.epoch + 1
