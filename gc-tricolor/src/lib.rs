@@ -362,6 +362,7 @@ impl Shared {
             ctl: Mutex::new(Ctl {
                 epoch: 0,
                 shutdown: false,
+                parked: 0,
                 marked: 0,
                 scanned: 0,
             }),
@@ -418,6 +419,10 @@ impl Drop for Unwinding<'_> {
 struct Ctl {
     epoch: u64,
     shutdown: bool,
+    /// Markers blocked on `work_cv`: a kick wakes them only when there
+    /// are any, since waking a parked thread costs the kicker tens of
+    /// microseconds (mark.rs, "Waking markers").
+    parked: usize,
     /// Bytes marked by shading in this cycle (allocate-black is counted by
     /// the mutator).
     marked: u64,

@@ -37,7 +37,7 @@ pub(crate) const SWEEP_PER_REFILL: usize = 2;
 pub(crate) const SWEEP_SLICE: Duration = Duration::from_micros(50);
 /// Longest a mutator assists at one safepoint before it lets the markers
 /// finish alone (unless the heap limit is near): an assist is a pause.
-pub(crate) const ASSIST_BUDGET: Duration = Duration::from_micros(80);
+pub(crate) const ASSIST_BUDGET: Duration = Duration::from_micros(50);
 /// After a bounded assist of length `d`, the next waits `d * ASSIST_SPACING`:
 /// assists then take at most 1 / (1 + ASSIST_SPACING) of any stretch of the
 /// mutator's time.
