@@ -38,6 +38,25 @@ use crate::sync::{Ordering, lock, thread, wait};
 use crate::{IDLE, MARKING, SWEEPING, Tricolor};
 
 impl Tricolor {
+    /// Makes every span unswept (at termination, with marking quiescent):
+    /// the mutator's cached spans with them, since the allocator only
+    /// allocates in swept spans.
+    pub(crate) fn unsweep_all(&self) {
+        let sh = &*self.shared;
+        let keep_cache = fault(sh.faults, Fault::KeepCacheAtTermination);
+        for c in &self.m.cache {
+            let e = if keep_cache { c.get() } else { c.take() };
+            if let Some(s) = e.span {
+                lock(&sh.lists).full[s.get().class].push(s);
+            }
+        }
+        let sg = sh.sweepgen.load(Ordering::Relaxed).wrapping_add(2);
+        sh.sweepgen.store(sg, Ordering::Release);
+        let mut l = lock(&sh.lists);
+        let n = l.unsweep_all();
+        sh.pending_sweep.store(n, Ordering::Release);
+    }
+
     /// The work of `Collector::safepoint` for `sp`'s request.
     ///
     /// # Safety
@@ -259,22 +278,7 @@ impl Tricolor {
                 let g = lock(&sh.ctl);
                 (g.marked + this.m.black.get(), g.scanned)
             };
-            // Every span becomes unswept; the mutator's cached spans with
-            // them.
-            let keep_cache = fault(sh.faults, Fault::KeepCacheAtTermination);
-            for c in &this.m.cache {
-                let e = if keep_cache { c.get() } else { c.take() };
-                if let Some(s) = e.span {
-                    lock(&sh.lists).full[s.get().class].push(s);
-                }
-            }
-            let sg = sh.sweepgen.load(Ordering::Relaxed).wrapping_add(2);
-            sh.sweepgen.store(sg, Ordering::Release);
-            {
-                let mut l = lock(&sh.lists);
-                let n = l.unsweep_all();
-                sh.pending_sweep.store(n, Ordering::Release);
-            }
+            this.unsweep_all();
             this.m.marking.set(false);
             this.m.verify_walk.set(true);
             let live = this.live();

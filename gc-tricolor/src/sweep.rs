@@ -11,7 +11,11 @@
 //! compare-and-swap of its `sweepgen` from `sg - 2` to `sg - 1`, sweep its
 //! bitmaps and publish the result by storing `sg` with `Release` (Go's
 //! protocol, `span.rs`), and file it as full, partial, or (if empty)
-//! return its block to the pool.
+//! return its block to the pool. The background sweeper takes and files
+//! spans in batches ([`SWEEP_BATCH`] per acquisition of the lists lock)
+//! and every sweeper returns blocks to the system outside that lock, so
+//! that the allocator, which takes the lock on every refill, is rarely
+//! kept waiting.
 //!
 //! Invariants:
 //!
@@ -145,6 +149,21 @@ impl Shared {
     /// 1. `s` was taken off an unswept list in this sweep phase: the
     ///    caller holds the only reference to it.
     pub(crate) unsafe fn sweep_span(&self, s: SpanRef, want: Option<usize>) -> Option<SpanRef> {
+        // SAFETY: obligation 1.
+        let found = unsafe { self.sweep_claimed(s, want) };
+        let (ret, release) = self.file(&mut lock(&self.lists), found, want);
+        release_block(release);
+        self.swept(1);
+        ret
+    }
+
+    /// Claims and sweeps `s` (no lock held): what it found, to be filed.
+    /// An empty span is destroyed here, unless `want` is its class.
+    ///
+    /// # Safety
+    ///
+    /// 1. As for [`sweep_span`](Self::sweep_span).
+    unsafe fn sweep_claimed(&self, s: SpanRef, want: Option<usize>) -> Found {
         let sg = self.sweepgen.load(Ordering::Relaxed);
         let span = s.get();
         let claimed = span
@@ -162,34 +181,43 @@ impl Shared {
         std::mem::forget(guard);
         span.sweepgen.store(sg, Ordering::Release);
         self.freed.fetch_add(swept.freed, Ordering::Relaxed);
-        let class = span.class;
-        let mut ret = None;
-        {
-            let mut l = lock(&self.lists);
-            if swept.live == 0 && want != Some(class) {
-                // SAFETY: no cell is allocated: nothing refers to the span,
-                // and this sweeper holds its only SpanRef (obligation 1).
-                if let Some(b) = unsafe { s.destroy() } {
-                    if l.pool.len() < POOL_BLOCKS {
-                        l.pool.push(BlockPtr(b));
-                    } else {
-                        // SAFETY: the block's span was just destroyed.
-                        unsafe { span::free_block(b) };
-                    }
-                }
-            } else if swept.live == span.cells {
-                l.full[class].push(s);
-            } else if want == Some(class) {
-                ret = Some(s);
-            } else {
-                l.partial[class].push(s);
-            }
+        if swept.live == 0 && want != Some(span.class) {
+            // SAFETY: no cell is allocated: nothing refers to the span,
+            // and this sweeper holds its only SpanRef (obligation 1).
+            Found::Empty(unsafe { s.destroy() })
+        } else if swept.live == span.cells {
+            Found::Full(s)
+        } else {
+            Found::Free(s)
         }
-        if self.pending_sweep.fetch_sub(1, Ordering::AcqRel) == 1 {
+    }
+
+    /// Files what sweeping a span found (under the lists lock): returns
+    /// the span if the caller wants it, and a block to give back to the
+    /// system once the lock is released.
+    fn file(
+        &self,
+        l: &mut Lists,
+        found: Found,
+        want: Option<usize>,
+    ) -> (Option<SpanRef>, Option<NonNull<u8>>) {
+        match found {
+            Found::Empty(Some(b)) if l.pool.len() < POOL_BLOCKS => l.pool.push(BlockPtr(b)),
+            Found::Empty(b) => return (None, b),
+            Found::Full(s) => l.full[s.get().class].push(s),
+            Found::Free(s) if want == Some(s.get().class) => return (Some(s), None),
+            Found::Free(s) => l.partial[s.get().class].push(s),
+        }
+        (None, None)
+    }
+
+    /// Ends the sweep of `n` filed spans: wakes a waiting cycle start
+    /// when no span is left.
+    fn swept(&self, n: usize) {
+        if self.pending_sweep.fetch_sub(n, Ordering::AcqRel) == n {
             let _g = lock(&self.ctl);
             self.idle_cv.notify_all();
         }
-        ret
     }
 
     /// Sweeps one unswept span, of any class; false if none was left.
@@ -202,11 +230,75 @@ impl Shared {
         true
     }
 
-    /// Background sweeping: sweeps spans until none is left.
+    /// Background sweeping: sweeps spans until none is left, claiming and
+    /// filing up to [`SWEEP_BATCH`] spans per acquisition of the lists
+    /// lock, so that the allocator (which takes it on every refill and
+    /// for its sweep credit) rarely finds it taken. With one acquisition
+    /// per span, the two threads met on the lock often enough that a
+    /// `window` allocation blocked on it a dozen times in a row (about
+    /// 1 ms: each futex wake-up costs tens of microseconds here).
     pub(crate) fn sweep_all(&self) {
-        while self.phase.load(Ordering::Acquire) == SWEEPING && self.sweep_one() {}
+        let mut batch = [None; SWEEP_BATCH];
+        while self.phase.load(Ordering::Acquire) == SWEEPING {
+            let n = {
+                let mut l = lock(&self.lists);
+                let mut n = 0;
+                while n < SWEEP_BATCH
+                    && let Some(s) = l.pop_unswept_any()
+                {
+                    batch[n] = Some(s);
+                    n += 1;
+                }
+                n
+            };
+            if n == 0 {
+                return;
+            }
+            let mut found = [const { Found::Empty(None) }; SWEEP_BATCH];
+            for (f, s) in found.iter_mut().zip(&mut batch[..n]) {
+                let s = s.take().expect("claimed above");
+                // SAFETY: just taken off an unswept list.
+                *f = unsafe { self.sweep_claimed(s, None) };
+            }
+            let mut release = [None; SWEEP_BATCH];
+            {
+                let mut l = lock(&self.lists);
+                for (r, f) in release.iter_mut().zip(found.into_iter().take(n)) {
+                    *r = self.file(&mut l, f, None).1;
+                }
+            }
+            release.into_iter().for_each(release_block);
+            self.swept(n);
+        }
     }
 }
+
+/// Gives a block that [`Shared::file`] handed out back to the system,
+/// outside the lists lock (`free` may trim memory with a system call).
+fn release_block(b: Option<NonNull<u8>>) {
+    if let Some(b) = b {
+        // SAFETY: `file` hands out only blocks of destroyed spans.
+        unsafe { span::free_block(b) };
+    }
+}
+
+/// What sweeping a span found.
+enum Found {
+    /// No cell was live: the span is destroyed, its block (none for a
+    /// large object) to be pooled or freed.
+    Empty(Option<NonNull<u8>>),
+    /// Every cell is live.
+    Full(SpanRef),
+    /// Some cells are free.
+    Free(SpanRef),
+}
+
+/// Spans the background sweeper claims per acquisition of the lists lock
+/// (two under loom, so that the models exercise a batch).
+#[cfg(not(loom))]
+const SWEEP_BATCH: usize = 16;
+#[cfg(loom)]
+const SWEEP_BATCH: usize = 2;
 
 impl Tricolor {
     /// Proportional sweeping (Go's `deductSweepCredit`): for every span's
