@@ -63,10 +63,13 @@
 //! roots and the old objects that may refer to young ones. The barrier in
 //! [`Collector::write_slot`] keeps that set: when a reference to a young
 //! object is stored into an old object that is not remembered yet, the old
-//! object is flagged `REMEMBERED` and pushed onto the remembered set (an
-//! object-granularity card table). Large objects allocated with young
-//! references, and objects promoted while still referring to young ones,
-//! join it the same way. While a major cycle marks, the same barrier also
+//! object is flagged `REMEMBERED` and pushed onto the remembered set.
+//! Large objects allocated with young references, and objects promoted
+//! while still referring to young ones, join it the same way. A large
+//! object is also *carded*: the barrier marks which 256-slot card of it
+//! each young store went to, and a minor collection scans only those
+//! cards, so a big table costs a minor what was written into it, not its
+//! length. While a major cycle marks, the same barrier also
 //! shades the object an old slot held before the store (the deletion
 //! barrier, see "Major cycle"). The barrier is in `src/barrier.rs`;
 //! allocation, with its inlined nursery bump, in `src/alloc.rs`.
@@ -74,8 +77,8 @@
 //! ## Minor collection (Cheney)
 //!
 //! At a safepoint when the nursery has filled (or on `collect(Minor)`):
-//! every root and every slot of a remembered object that refers to a young
-//! object is *forwarded*: the object is copied to the survivor to-space
+//! every root and every slot of a remembered object (of a dirty card, for
+//! a large one) that refers to a young object is *forwarded*: the object is copied to the survivor to-space
 //! (or, if it has survived `promotion_age - 1` collections, to the old
 //! space), and its old header is overwritten with the forwarding address.
 //! The Cheney scan pointer of the survivor to-space, and a queue of the
@@ -226,6 +229,9 @@ struct State {
     settled: usize,
     /// Old objects that may refer to young ones (see `barrier.rs`).
     remembered: Vec<ObjPtr>,
+    /// The dirty cards of each remembered large object: one bit per
+    /// [`barrier::CARD_SLOTS`] slots that may refer to young objects.
+    cards: HashMap<ObjPtr, Vec<u64>>,
     limit: usize,
     nursery_bytes: usize,
     large_threshold: usize,
@@ -472,6 +478,7 @@ unsafe impl Collector for Generational {
             large_bytes: 0,
             settled: 0,
             remembered: Vec::new(),
+            cards: HashMap::new(),
             limit: config.heap_limit,
             nursery_bytes: config.nursery_bytes,
             large_threshold: config.large_object_bytes,

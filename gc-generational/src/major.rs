@@ -202,6 +202,8 @@ impl State {
         });
         // SAFETY: remembered objects are allocated until the sweep below.
         self.remembered.retain(|&o| unsafe { meta(o) } & MARK != 0);
+        // SAFETY: as above: carded objects are remembered large objects.
+        self.cards.retain(|&o, _| unsafe { meta(o) } & MARK != 0);
         self.sweep_large();
         // SAFETY: the mark stack is empty, so every old object reachable at
         // the snapshot or allocated since is marked (see "Why nothing

@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use gc_core::{ObjPtr, RawValue, Safepoint};
 
 use crate::State;
+use crate::barrier::CARD_SLOTS;
 use crate::copy::move_object;
 use crate::header::{AGE_MASK, AGE_SHIFT, REMEMBERED, forwardee, is_young, meta, set_meta};
 use crate::pacer::{PRETENURE_STREAK, PRETENURE_SURVIVAL};
@@ -136,10 +137,22 @@ impl State {
     ///    references name objects of this heap.
     #[inline]
     unsafe fn scan_minor(&mut self, obj: ObjPtr) -> bool {
+        // SAFETY: obligation 1, passed on.
+        unsafe { self.scan_minor_range(obj, 0, usize::MAX) }
+    }
+
+    /// [`scan_minor`](Self::scan_minor) for slots `from..to` of `obj`
+    /// (`to` clamped to its length).
+    ///
+    /// # Safety
+    ///
+    /// 1. As for [`scan_minor`](Self::scan_minor).
+    #[inline]
+    unsafe fn scan_minor_range(&mut self, obj: ObjPtr, from: usize, to: usize) -> bool {
         let mut young_left = false;
         // SAFETY: obligation 1: `obj` is a live (copied or old) object.
         let slots = unsafe { obj.slots() };
-        for s in slots {
+        for s in &slots[from.min(slots.len())..to.min(slots.len())] {
             let v = RawValue::from_bits(s.load(Relaxed));
             if let Some(c) = v.as_ptr() {
                 if !self.in_from_space(c) {
@@ -187,6 +200,32 @@ impl State {
         });
         let mut visited = remembered.len() as u64;
         for &o in &remembered {
+            if let Some(mut cards) = self.cards.remove(&o) {
+                // A large object: only its dirty cards, and it stays
+                // remembered with those that still refer to young objects.
+                let mut left = false;
+                for (w, word) in cards.iter_mut().enumerate() {
+                    let mut bits = *word;
+                    while bits != 0 {
+                        let c = w * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let from = c * CARD_SLOTS;
+                        // SAFETY: as below.
+                        if !unsafe { self.scan_minor_range(o, from, from + CARD_SLOTS) } {
+                            *word &= !(1 << (c % 64));
+                        }
+                    }
+                    left |= *word != 0;
+                }
+                if left {
+                    // SAFETY: a live old object whose flag was cleared
+                    // above; its cards go back with it.
+                    unsafe { set_meta(o, meta(o) | REMEMBERED) };
+                    self.remembered.push(o);
+                    self.cards.insert(o, cards);
+                }
+                continue;
+            }
             // SAFETY: a live old object (outside the from-spaces), whose
             // `REMEMBERED` flag was cleared above.
             unsafe {

@@ -17,13 +17,15 @@
 //!   current spaces, never the old contents of the nursery or a
 //!   from-space;
 //! * every old object that refers to a young one is remembered (flag and
-//!   set).
+//!   set), and a large one has the card of each such slot dirty; only
+//!   remembered large objects have cards.
 
 use gc_core::{ObjPtr, Safepoint};
 use hashbrown::HashSet;
 
 use crate::State;
-use crate::header::{MARK, OLD, REMEMBERED, TAG, is_young, meta};
+use crate::barrier::CARD_SLOTS;
+use crate::header::{LARGE, MARK, OLD, REMEMBERED, TAG, is_young, meta};
 use crate::major::Cycle;
 
 /// Checks the heap `st` describes (see the module docs).
@@ -115,6 +117,7 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
     let remembered: HashSet<ObjPtr> = st.remembered.iter().copied().collect();
     for &p in young.iter().chain(&old) {
         let mut refers_young = false;
+        let cards = st.cards.get(&p);
         // SAFETY: a complete object of the spaces; `c` is read only once
         // it is known to be one too.
         unsafe {
@@ -123,8 +126,16 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
                     err.get_or_insert(format!(
                         "slot {i} of {p:?} refers to {c:?}, not a current object"
                     ));
-                } else {
-                    refers_young |= is_young(c);
+                } else if is_young(c) {
+                    refers_young = true;
+                    let card = i / CARD_SLOTS;
+                    if meta(p) & (LARGE | OLD) == LARGE | OLD
+                        && cards.is_none_or(|w| w[card / 64] & 1 << (card % 64) == 0)
+                    {
+                        err.get_or_insert(format!(
+                            "slot {i} of large {p:?} refers to a young object but its card is clean"
+                        ));
+                    }
                 }
             })
         };
@@ -139,6 +150,15 @@ pub(crate) fn verify(st: &State, sp: &mut Safepoint<'_>) -> Result<(), String> {
     for &p in &st.remembered {
         if !objects.contains(&p) {
             return Err(format!("{p:?} on the remembered set is not a live object"));
+        }
+    }
+    for &p in st.cards.keys() {
+        // SAFETY: checked to be a current object first.
+        if !objects.contains(&p) || unsafe { meta(p) } & (LARGE | REMEMBERED) != LARGE | REMEMBERED
+        {
+            return Err(format!(
+                "{p:?} has cards but is not a remembered large object"
+            ));
         }
     }
     if let Some(e) = err {

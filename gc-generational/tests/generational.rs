@@ -279,3 +279,45 @@ fn pretenured_allocation_stays_within_the_goal() {
     }
     assert!(terminations >= 3, "only {terminations} major cycles");
 }
+
+/// A large old table is carded: young objects stored into it, over many
+/// cards and again into cards already dirty, survive minor collections
+/// while the table stays remembered (the verifier checks after each one
+/// that every slot of it referring to a young object is in a dirty card),
+/// and are still there once promoted and the cards cleaned.
+#[test]
+fn young_objects_stored_into_a_large_table_survive_minors() {
+    const SLOTS: usize = 10_000; // 80 KB of slots: a large object
+    let mut h = heap(HeapConfig::default().with_promotion_age(2));
+    let table = h.mutate(|m| m.persist(m.alloc_filled(1, SLOTS, Value::NIL, &[]).unwrap()));
+    let mut stored = vec![false; SLOTS];
+    for round in 0..8 {
+        h.mutate(|m| {
+            let t = m.fetch(&table);
+            for k in 0..50 {
+                // Scattered over the cards; later rounds revisit cards
+                // that earlier ones dirtied.
+                let i = (round * 50 + k) * 7919 % SLOTS;
+                let o = m.alloc(2, &[], &(i as u32).to_le_bytes()).unwrap();
+                m.set(t, i, o.into());
+                stored[i] = true;
+            }
+        });
+        h.collect(CollectKind::Minor);
+    }
+    for _ in 0..3 {
+        h.collect(CollectKind::Minor);
+    }
+    h.mutate(|m| {
+        let t = m.fetch(&table);
+        for (i, &s) in stored.iter().enumerate() {
+            let v = t.get(i);
+            if s {
+                let o = v.as_gc().expect("a stored object");
+                assert_eq!(o.bytes(), (i as u32).to_le_bytes(), "slot {i}");
+            } else {
+                assert!(v.is_nil(), "slot {i}");
+            }
+        }
+    });
+}
