@@ -33,16 +33,17 @@
 use gc_core::{ObjPtr, RawValue};
 
 use crate::header::{LARGE, OLD, REMEMBERED, is_young, meta, set_meta};
+use crate::{Generational, State};
 
 /// Slots per card of a large object (2 KiB of slots).
 pub(crate) const CARD_SLOTS: usize = 256;
-use crate::{Generational, State};
 
 impl Generational {
     /// Stores `value` into slot `index` of `obj`: while a major cycle
     /// marks, first shades the object the slot held if `obj` is old (the
-    /// deletion barrier); after the store, remembers `obj` if it is old,
-    /// not yet remembered, and `value` is a young object.
+    /// deletion barrier); after the store, if `obj` is old and `value` is
+    /// a young object, remembers `obj` (unless it is remembered already)
+    /// and, for a large `obj`, dirties the card of slot `index`.
     ///
     /// # Safety
     ///

@@ -78,9 +78,10 @@
 //!
 //! At a safepoint when the nursery has filled (or on `collect(Minor)`):
 //! every root and every slot of a remembered object (of a dirty card, for
-//! a large one) that refers to a young object is *forwarded*: the object is copied to the survivor to-space
-//! (or, if it has survived `promotion_age - 1` collections, to the old
-//! space), and its old header is overwritten with the forwarding address.
+//! a large one) that refers to a young object is *forwarded*: the object
+//! is copied to the survivor to-space (or, if it has survived
+//! `promotion_age - 1` collections, to the old space), and its old header
+//! is overwritten with the forwarding address.
 //! The Cheney scan pointer of the survivor to-space, and a queue of the
 //! promoted copies, then walk the objects copied so far and forward their
 //! young references in turn, until both are exhausted: no recursion. Old
