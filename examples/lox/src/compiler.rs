@@ -15,6 +15,12 @@ use crate::chunk::{fuse, op};
 use crate::object::{FUNCTION, Function, Interner, fn_bytes};
 use crate::scanner::{Scanner, T, Token};
 
+/// Syntax errors listed in full; beyond them only their number is
+/// reported, so that a big file full of errors (a generated one with
+/// thousands of "Too many constants" errors) does not print one line per
+/// statement.
+pub const MAX_ERRORS: usize = 100;
+
 /// The global variables' names, each bound to a slot of the VM's globals
 /// array. The compiler resolves a global name to its slot once, and
 /// `GET_GLOBAL` / `SET_GLOBAL` index the array where clox probes a hash
@@ -164,7 +170,10 @@ struct Compiler<'s, 'gc, 'm, C: Collector> {
     cur: Token<'s>,
     prev: Token<'s>,
     panic: bool,
+    /// The first [`MAX_ERRORS`] syntax errors, formatted.
     errors: Vec<String>,
+    /// Syntax errors found, listed or not.
+    error_count: usize,
     oom: Option<AllocError>,
     fns: Vec<FnState<'s, 'gc>>,
     classes: Vec<Class>,
@@ -191,6 +200,7 @@ pub fn compile<'gc, C: Collector>(
         prev: eof,
         panic: false,
         errors: Vec::new(),
+        error_count: 0,
         oom: None,
         fns: Vec::new(),
         classes: Vec::new(),
@@ -205,6 +215,13 @@ pub fn compile<'gc, C: Collector>(
         return Err(CompileError::Memory(e));
     }
     if !c.errors.is_empty() {
+        if c.error_count > MAX_ERRORS {
+            c.errors.push(format!(
+                "... and {} more errors ({} in all).",
+                c.error_count - MAX_ERRORS,
+                c.error_count
+            ));
+        }
         return Err(CompileError::Syntax(c.errors));
     }
     f.map(|(f, _)| f).ok_or(CompileError::Syntax(Vec::new()))
@@ -218,6 +235,10 @@ impl<'s, 'gc, 'm, C: Collector> Compiler<'s, 'gc, 'm, C> {
             return;
         }
         self.panic = true;
+        self.error_count += 1;
+        if self.errors.len() == MAX_ERRORS {
+            return;
+        }
         let at = match tok.kind {
             T::Eof => " at end".to_owned(),
             T::Error => String::new(),

@@ -159,9 +159,9 @@ struct Repl<'a> {
 }
 
 impl HeapVisitor for Repl<'_> {
-    type Output = ();
+    type Output = Outcome;
 
-    fn visit<C: Collector>(self, mut heap: Heap<C>) {
+    fn visit<C: Collector>(self, mut heap: Heap<C>) -> Outcome {
         setup(&mut heap, self.opts);
         let input = self.input;
         let err = self.err;
@@ -169,10 +169,11 @@ impl HeapVisitor for Repl<'_> {
             Ok(vm) => vm,
             Err(e) => {
                 let _ = writeln!(err, "{}", out_of_memory(&e));
-                return;
+                return Outcome::RuntimeError;
             }
         };
         let mut line = String::new();
+        let mut outcome = Outcome::Ok;
         loop {
             eprint!("> ");
             line.clear();
@@ -182,15 +183,23 @@ impl HeapVisitor for Repl<'_> {
                     break;
                 }
                 Ok(_) => {
-                    vm.interpret(&line);
+                    // Errors in a line are reported and the loop goes on,
+                    // except when the output can no longer be written.
+                    if vm.interpret(&line) == Outcome::OutputError {
+                        outcome = Outcome::OutputError;
+                        break;
+                    }
                 }
             }
         }
         finish(&mut vm, self.opts);
+        outcome
     }
 }
 
-/// Runs the read-eval-print loop until end of input.
+/// Runs the read-eval-print loop until end of input, or until the output
+/// cannot be written ([`Outcome::OutputError`]; errors of a line are
+/// reported and the loop goes on).
 pub fn repl(
     strategy: Strategy,
     config: HeapConfig,
@@ -198,7 +207,7 @@ pub fn repl(
     out: &mut dyn Write,
     err: &mut dyn Write,
     opts: Options,
-) -> Result<(), StrategyError> {
+) -> Result<Outcome, StrategyError> {
     strategy.run(
         config,
         Repl {

@@ -4,7 +4,8 @@
 //! error); without one, starts a REPL. With `--disassemble`, prints the
 //! script's bytecode in clox's format instead of running it (exit 0, or 65
 //! on a compile error). Usage errors exit 64, an unreadable script 74,
-//! like clox.
+//! like clox; output that cannot be written (a closed pipe, a full disk)
+//! is reported and exits 74 too.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -94,7 +95,7 @@ fn main() -> ExitCode {
         None => {
             let stdin = std::io::stdin();
             let mut input = stdin.lock();
-            lox::repl(strategy, config, &mut input, &mut out, &mut err, opts).map(|()| Outcome::Ok)
+            lox::repl(strategy, config, &mut input, &mut out, &mut err, opts)
         }
         Some(path) => {
             let source = match std::fs::read_to_string(&path) {
@@ -107,11 +108,18 @@ fn main() -> ExitCode {
             lox::run_source(strategy, config, &source, &mut out, &mut err, opts)
         }
     };
-    let _ = out.flush();
+    let flushed = out.flush();
     match result {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Ok) => match flushed {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lox: cannot write the output: {e}");
+                ExitCode::from(74)
+            }
+        },
         Ok(Outcome::CompileError) => ExitCode::from(65),
         Ok(Outcome::RuntimeError) => ExitCode::from(70),
+        Ok(Outcome::OutputError) => ExitCode::from(74),
         Err(e) => {
             eprintln!("lox: {e}");
             ExitCode::from(64)

@@ -81,6 +81,10 @@ pub enum Outcome {
     CompileError,
     /// Exit code 70.
     RuntimeError,
+    /// The output could not be written (a closed pipe, a full disk): the
+    /// script was stopped at the `print` that found out, or it ended but
+    /// its output could not be flushed. Exit code 74 (`EX_IOERR`).
+    OutputError,
 }
 
 enum Step {
@@ -88,6 +92,7 @@ enum Step {
     Done,
     Error(String),
     Oom(AllocError),
+    Output(io::Error),
 }
 
 /// A Lox VM on a heap of collector `C`.
@@ -233,9 +238,12 @@ impl<'io, C: Collector> Vm<'io, C> {
             match step {
                 Step::Yield => retried = false,
                 Step::Done => {
-                    let _ = self.out.flush();
-                    return Outcome::Ok;
+                    return match self.out.flush() {
+                        Ok(()) => Outcome::Ok,
+                        Err(e) => self.output_error(e),
+                    };
                 }
+                Step::Output(e) => return self.output_error(e),
                 Step::Oom(_) if !retried => {
                     retried = true;
                     self.heap.collect(CollectKind::Full);
@@ -273,13 +281,10 @@ impl<'io, C: Collector> Vm<'io, C> {
         });
         self.globals.take_new_caches(&mut self.hints);
         match compiled {
-            Ok(written) => {
-                let flushed = written.and_then(|()| self.out.flush());
-                if let Err(e) = flushed {
-                    let _ = writeln!(self.err, "lox: {e}");
-                }
-                Outcome::Ok
-            }
+            Ok(written) => match written.and_then(|()| self.out.flush()) {
+                Ok(()) => Outcome::Ok,
+                Err(e) => self.output_error(e),
+            },
             Err(e) => self.compile_error(e),
         }
     }
@@ -296,6 +301,18 @@ impl<'io, C: Collector> Vm<'io, C> {
             }
         }
         Outcome::CompileError
+    }
+
+    /// Reports that the output could not be written and stops the script
+    /// (its frames are discarded, as after a runtime error).
+    fn output_error(&mut self, e: io::Error) -> Outcome {
+        let _ = writeln!(self.err, "lox: cannot write the output: {e}");
+        self.heap.mutate(|m| {
+            m.stack_truncate(0);
+            m.set(m.fetch(&self.root), ROOT_OPEN_UPVALUES, Value::NIL);
+        });
+        self.frames.clear();
+        Outcome::OutputError
     }
 
     fn runtime_error(&mut self, msg: String) -> Outcome {
@@ -350,13 +367,13 @@ pub fn out_of_memory(e: &AllocError) -> String {
 /// `print`: a string is written from the heap (no copy of a long string
 /// outside it), anything else as [`display`] formats it.
 #[inline(never)]
-fn print_value(out: &mut dyn Write, v: Value<'_>) {
-    let _ = match v.as_gc().filter(|g| g.kind() == STRING) {
+fn print_value(out: &mut dyn Write, v: Value<'_>) -> io::Result<()> {
+    match v.as_gc().filter(|g| g.kind() == STRING) {
         Some(s) => out
             .write_all(str_text(s).as_bytes())
             .and_then(|()| out.write_all(b"\n")),
         None => writeln!(out, "{}", display(v)),
-    };
+    }
 }
 
 /// Makes the globals array at least `n` slots long (new slots hold the
@@ -1155,7 +1172,9 @@ impl<'gc, C: Collector> Burst<'_, 'gc, C> {
                     }
                     op::PRINT => {
                         let v = pop!();
-                        print_value(&mut *self.out, v);
+                        if let Err(e) = print_value(&mut *self.out, v) {
+                            out!(Step::Output(e))
+                        }
                     }
                     op::JUMP => {
                         let off = read_short(code, &mut ip);

@@ -110,7 +110,7 @@ fn mutated_programs() {
             outcomes[match o {
                 Outcome::Ok => 0,
                 Outcome::CompileError => 1,
-                Outcome::RuntimeError => 2,
+                Outcome::RuntimeError | Outcome::OutputError => 2,
             }] += 1;
         }
     }

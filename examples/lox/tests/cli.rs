@@ -1,0 +1,99 @@
+//! The `lox` binary's behaviour at its edges: output that cannot be
+//! written, and files with more syntax errors than are worth listing.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// A script file for this test, written under the target directory.
+fn script(name: &str, source: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lox-cli");
+    std::fs::create_dir_all(&dir).expect("create the scripts' directory");
+    let path = dir.join(name);
+    std::fs::write(&path, source).expect("write the script");
+    path
+}
+
+fn lox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lox"))
+}
+
+const MANY_LINES: &str = "for (var i = 0; i < 10000000; i = i + 1) print i;\n";
+
+/// A reader that closes the pipe after the first bytes: the script stops
+/// with a message and exit code 74 instead of running on (or exiting 0).
+#[test]
+fn a_closed_pipe_stops_the_script_with_exit_74() {
+    let path = script("many_lines.lox", MANY_LINES);
+    let mut child = lox()
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lox");
+    let mut head = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_exact(&mut head)
+        .expect("the first lines");
+    // The read end is dropped here: the next writes fail with EPIPE.
+    let out = child.wait_with_output().expect("lox ends");
+    assert_eq!(&head[..4], b"0\n1\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "stderr: {err}");
+    assert!(
+        err.contains("lox: cannot write the output"),
+        "stderr: {err}"
+    );
+}
+
+/// A full disk (`/dev/full`), both while the script runs and when only the
+/// final flush fails.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_full_disk_is_reported_with_exit_74() {
+    for (name, source) in [("many.lox", MANY_LINES), ("one.lox", "print 1;\n")] {
+        let path = script(name, source);
+        let out = lox()
+            .arg(&path)
+            .stdout(std::fs::File::create("/dev/full").expect("/dev/full"))
+            .output()
+            .expect("run lox");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(74), "{name}: {err}");
+        assert!(
+            err.contains("cannot write the output: No space left on device"),
+            "{name}: {err}"
+        );
+    }
+}
+
+/// A file with 300 syntax errors lists the first `MAX_ERRORS` and then
+/// their number, and exits 65 as for any compile error.
+#[test]
+fn syntax_errors_are_listed_up_to_a_bound_then_counted() {
+    let source: String = (0..300).map(|_| "var 1;\n").collect();
+    let path = script("errors.lox", &source);
+    let out = lox().arg(&path).output().expect("run lox");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(lines.len(), lox::compiler::MAX_ERRORS + 1, "{err}");
+    assert_eq!(lines[0], "[line 1] Error at '1': Expect variable name.");
+    assert_eq!(
+        lines[lox::compiler::MAX_ERRORS - 1],
+        format!(
+            "[line {}] Error at '1': Expect variable name.",
+            lox::compiler::MAX_ERRORS
+        )
+    );
+    assert_eq!(
+        lines[lox::compiler::MAX_ERRORS],
+        format!(
+            "... and {} more errors (300 in all).",
+            300 - lox::compiler::MAX_ERRORS
+        )
+    );
+}
