@@ -5,7 +5,8 @@
 //! script's bytecode in clox's format instead of running it (exit 0, or 65
 //! on a compile error). Usage errors exit 64, an unreadable script 74,
 //! like clox; output that cannot be written (a closed pipe, a full disk)
-//! is reported and exits 74 too.
+//! is reported and exits 74 too, and a script that is not UTF-8 text is
+//! reported with the offset of its first invalid byte and exits 65.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -98,11 +99,23 @@ fn main() -> ExitCode {
             lox::repl(strategy, config, &mut input, &mut out, &mut err, opts)
         }
         Some(path) => {
-            let source = match std::fs::read_to_string(&path) {
-                Ok(s) => s,
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
                 Err(_) => {
                     eprintln!("Could not open file \"{path}\".");
                     return ExitCode::from(74);
+                }
+            };
+            let source = match String::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+                    eprintln!(
+                        "File \"{path}\" is not UTF-8 text: invalid byte 0x{:02x} at offset {at} (line {line}).",
+                        e.as_bytes()[at]
+                    );
+                    return ExitCode::from(65);
                 }
             };
             lox::run_source(strategy, config, &source, &mut out, &mut err, opts)

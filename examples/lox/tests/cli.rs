@@ -1,5 +1,6 @@
 //! The `lox` binary's behaviour at its edges: output that cannot be
-//! written, and files with more syntax errors than are worth listing.
+//! written, a script that is not UTF-8, and files with more syntax errors
+//! than are worth listing.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -96,4 +97,20 @@ fn syntax_errors_are_listed_up_to_a_bound_then_counted() {
             300 - lox::compiler::MAX_ERRORS
         )
     );
+}
+
+/// A script that is not UTF-8 text opened fine: the message says what is
+/// wrong with it and where, not "Could not open file", and it exits 65.
+#[test]
+fn a_script_that_is_not_utf8_is_reported_as_such() {
+    let path = script("latin1.lox", "");
+    std::fs::write(&path, b"print 1;\nprint \"caf\xe9\";\n").expect("write the script");
+    let out = lox().arg(&path).output().expect("run lox");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("is not UTF-8 text: invalid byte 0xe9 at offset 19 (line 2)."),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing runs");
 }
