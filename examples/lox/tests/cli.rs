@@ -114,3 +114,55 @@ fn a_script_that_is_not_utf8_is_reported_as_such() {
     );
     assert!(out.stdout.is_empty(), "nothing runs");
 }
+
+/// `scripts/bench.py`, run by `python3` if the machine has it: without
+/// its directory it says what the directory must hold (no traceback);
+/// with a directory holding some of the programs it skips the others with
+/// a note and times the rest, with a ratio where clox's time is known.
+#[test]
+fn bench_script_says_what_it_needs_and_skips_missing_programs() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("no python3 here: bench.py not checked");
+        return;
+    }
+    let bench = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench.py");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("python3")
+            .arg(&bench)
+            .args(args)
+            .output()
+            .expect("run bench.py");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            err,
+        )
+    };
+    let nowhere = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such-bench-dir");
+    let (code, _, err) = run(&[nowhere.as_os_str()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("is not a directory") && err.contains("binary_trees.lox"),
+        "{err}"
+    );
+    assert!(!err.contains("Traceback"), "{err}");
+
+    let fib = script("fib.lox", "print 1;\n");
+    let dir = fib.parent().expect("the scripts' directory").to_owned();
+    std::fs::write(dir.join("zoo.lox"), "print 2;\n").expect("write zoo.lox");
+    std::fs::write(dir.join("README.md"), "| fib | 1.5 |\n").expect("write README.md");
+    let lox = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_lox"));
+    let args = ["--reps", "1", "--gc", "nogc", "--lox"].map(std::ffi::OsStr::new);
+    let mut all: Vec<&std::ffi::OsStr> = vec![dir.as_os_str()];
+    all.extend(args);
+    all.push(lox);
+    let (code, out, err) = run(&all);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("skipping programs not in") && err.contains("binary_trees"),
+        "{err}"
+    );
+    assert!(out.contains("| fib | 1.50 |"), "{out}");
+    assert!(out.contains("| zoo | - |"), "{out}");
+}
