@@ -84,6 +84,34 @@ fn unknown_names_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `--help` describes every backend, and `soak` offers (and accepts) only
+/// the gc-core backends it can run.
+#[test]
+fn help_describes_every_backend_and_soak_lists_only_its_own() {
+    let help = String::from_utf8_lossy(&gcbench(&["--help"]).stdout).into_owned();
+    for name in [
+        "rc:",
+        "gc:",
+        "dumpster:",
+        "bacon_rajan_cc:",
+        "gc-arena:",
+        "tricolor:",
+    ] {
+        assert!(
+            help.contains(&format!("- {name} ")),
+            "{name} undescribed:\n{help}"
+        );
+    }
+    let soak = String::from_utf8_lossy(&gcbench(&["soak", "--help"]).stdout).into_owned();
+    assert!(
+        soak.contains("- refcount:") && !soak.contains("- rc:"),
+        "{soak}"
+    );
+    let out = gcbench(&["soak", "--backend", "rc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'rc'"));
+}
+
 #[test]
 fn unavailable_selections_say_why() {
     for (args, why) in [
