@@ -298,6 +298,8 @@ pub(crate) fn spawn_markers(
     shared: &Arc<Shared>,
     deques: Vec<Worker<Grey>>,
 ) -> Result<Vec<thread::JoinHandle<()>>, ConfigError> {
+    // Named in the error message of a failed spawn (not under loom).
+    #[cfg(not(loom))]
     let n = deques.len();
     let mut ok = Vec::new();
     let mut err = None;
