@@ -220,8 +220,7 @@ impl State {
                 if left {
                     // SAFETY: a live old object whose flag was cleared
                     // above; its cards go back with it.
-                    unsafe { set_meta(o, meta(o) | REMEMBERED) };
-                    self.remembered.push(o);
+                    unsafe { self.enlist(o, meta(o)) };
                     self.cards.insert(o, cards);
                 }
                 continue;

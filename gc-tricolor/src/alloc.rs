@@ -8,8 +8,8 @@
 //! the span is used up it is filed as full and [`Tricolor::refill`] takes
 //! another: a swept span with free cells, or an unswept span of the class
 //! that it sweeps itself (giving up after [`REFILL_SWEEPS`] full ones, so
-//! that no allocation sweeps without bound), or a fresh block. A large object gets a span of
-//! its own, filed as full.
+//! that no allocation sweeps without bound), or a fresh block. A large
+//! object gets a span of its own, filed as full.
 //!
 //! Invariants:
 //!
@@ -40,9 +40,9 @@ use crate::sync::{Ordering, lock};
 /// it takes a fresh block instead (Go's `spanBudget` in
 /// `mcentral.cacheSpan`). When most of a class's spans are still live, as
 /// in a heap of long-lived objects overwritten in turn, an unbounded
-/// refill swept hundreds of full spans: up to 0.9 ms for one allocation
-/// on `gcbench --workload window`. The spans left unswept are swept by
-/// the background sweeper and by the allocation's sweep credit.
+/// refill would sweep hundreds of full spans (up to 0.9 ms for one
+/// allocation on `gcbench --workload window`). The spans left unswept are
+/// swept by the background sweeper and by the allocation's sweep credit.
 const REFILL_SWEEPS: usize = 16;
 
 /// The mutator's allocation state for one class.

@@ -234,9 +234,9 @@ impl Shared {
     /// filing up to [`SWEEP_BATCH`] spans per acquisition of the lists
     /// lock, so that the allocator (which takes it on every refill and
     /// for its sweep credit) rarely finds it taken. With one acquisition
-    /// per span, the two threads met on the lock often enough that a
-    /// `window` allocation blocked on it a dozen times in a row (about
-    /// 1 ms: each futex wake-up costs tens of microseconds here).
+    /// per span the two threads meet on the lock often enough that one
+    /// `window` allocation can block on it a dozen times in a row, about
+    /// 1 ms when each futex wake-up costs tens of microseconds.
     pub(crate) fn sweep_all(&self) {
         let mut batch = [None; SWEEP_BATCH];
         while self.phase.load(Ordering::Acquire) == SWEEPING {

@@ -307,10 +307,8 @@ impl<'io, C: Collector> Vm<'io, C> {
     /// (its frames are discarded, as after a runtime error).
     fn output_error(&mut self, e: io::Error) -> Outcome {
         let _ = writeln!(self.err, "lox: cannot write the output: {e}");
-        self.heap.mutate(|m| {
-            m.stack_truncate(0);
-            m.set(m.fetch(&self.root), ROOT_OPEN_UPVALUES, Value::NIL);
-        });
+        let root = &self.root;
+        self.heap.mutate(|m| reset_stack(m, root));
         self.frames.clear();
         Outcome::OutputError
     }
@@ -338,12 +336,18 @@ impl<'io, C: Collector> Vm<'io, C> {
                     }
                 }
             }
-            m.stack_truncate(0);
-            m.set(m.fetch(&self.root), ROOT_OPEN_UPVALUES, Value::NIL);
+            reset_stack(m, &self.root);
         });
         self.frames.clear();
         Outcome::RuntimeError
     }
+}
+
+/// Empties the value stack and the open-upvalue list: the state a stopped
+/// script leaves for the next REPL line (the caller clears the frames).
+fn reset_stack<C: Collector>(m: &Mutator<'_, C>, root: &Persistent) {
+    m.stack_truncate(0);
+    m.set(m.fetch(root), ROOT_OPEN_UPVALUES, Value::NIL);
 }
 
 /// The runtime error of an allocation that failed again after a full
